@@ -1,0 +1,168 @@
+"""PPO over whole trials: GAE per trial and the clipped update, readable top to bottom.
+
+A batch holds N complete trials padded to T steps; `mask` marks the steps that belong to a trial (mazes end
+early). Every trial in the batch is complete, so nothing is bootstrapped: the value after a trial's last step
+is 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from snail.config import dataclass_from_mapping
+
+
+@dataclass
+class PPOConfig:
+    name: str = "ppo"
+    num_envs: int = 256  # trials collected per update
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    lr: float = 3e-4
+    lr_schedule: str = "linear"  # linear (to 0 at the end of the run) | constant
+    epochs: int = 4
+    minibatch_trials: int = 64
+    clip_coef: float = 0.2
+    vf_coef: float = 0.5
+    ent_coef: float = 0.01
+    max_grad_norm: float = 0.5
+    norm_adv: bool = True
+    target_kl: float | None = None
+
+    def __post_init__(self):
+        checks = {
+            "name": (self.name == "ppo", "'ppo'"),
+            "num_envs": (self.num_envs >= 1, "an integer >= 1"),
+            "gamma": (0.0 <= self.gamma <= 1.0, "a number in [0, 1]"),
+            "gae_lambda": (0.0 <= self.gae_lambda <= 1.0, "a number in [0, 1]"),
+            "lr": (self.lr > 0, "a number > 0"),
+            "lr_schedule": (self.lr_schedule in ("linear", "constant"), "'linear' or 'constant'"),
+            "epochs": (self.epochs >= 1, "an integer >= 1"),
+            "minibatch_trials": (1 <= self.minibatch_trials <= self.num_envs, f"in [1, num_envs={self.num_envs}]"),
+            "clip_coef": (self.clip_coef > 0, "a number > 0"),
+            "vf_coef": (self.vf_coef >= 0, "a number >= 0"),
+            "ent_coef": (self.ent_coef >= 0, "a number >= 0"),
+            "max_grad_norm": (self.max_grad_norm > 0, "a number > 0"),
+            "target_kl": (self.target_kl is None or self.target_kl > 0, "null or a number > 0"),
+        }
+        for key, (ok, allowed) in checks.items():
+            if not ok:
+                raise ValueError(f"algo.{key}={getattr(self, key)!r} is invalid: expected {allowed}")
+
+    @classmethod
+    def from_mapping(cls, cfg: Mapping) -> PPOConfig:
+        return dataclass_from_mapping(cls, cfg, "algo")
+
+
+@dataclass
+class TrialBatch:
+    """N whole trials padded to T steps. Shapes: obs [N, T, D]; everything else [N, T]."""
+
+    obs: torch.Tensor  # float32
+    prev_action: torch.Tensor  # int64, -1 at each trial's first step
+    prev_reward: torch.Tensor  # float32, 0 at each trial's first step
+    actions: torch.Tensor  # int64
+    logprobs: torch.Tensor  # float32, log pi_old(a_t | history)
+    values: torch.Tensor  # float32, V_old(history)
+    rewards: torch.Tensor  # float32
+    mask: torch.Tensor  # bool, True on steps inside the trial
+
+    def to(self, device) -> TrialBatch:
+        return TrialBatch(**{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)})
+
+
+def compute_gae(rewards, values, mask, gamma: float, lam: float):
+    """Generalized advantage estimates over whole trials. All inputs and outputs are [N, T].
+
+    Steps outside a trial (mask False) get advantage 0 and contribute no value to the steps before them,
+    so the last step of each trial is treated as terminal.
+    """
+    maskf = mask.float()
+    values = values * maskf
+    advantages = torch.zeros_like(rewards)
+    next_value = torch.zeros_like(rewards[:, 0])
+    next_advantage = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        next_advantage = (delta + gamma * lam * next_advantage) * maskf[:, t]
+        advantages[:, t] = next_advantage
+        next_value = values[:, t]
+    returns = (advantages + values) * maskf
+    return advantages, returns
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: PPOConfig,
+               generator: torch.Generator | None = None) -> dict[str, float]:
+    """Several epochs of clipped PPO over minibatches of whole trials. Returns diagnostics for logging."""
+    advantages, returns = compute_gae(batch.rewards, batch.values, batch.mask, cfg.gamma, cfg.gae_lambda)
+    num_trials = batch.obs.shape[0]
+    maskf = batch.mask.float()
+
+    stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
+                                                      "clip_fraction")}
+    for _epoch in range(cfg.epochs):
+        order = torch.randperm(num_trials, generator=generator)
+        epoch_kls = []
+        for start in range(0, num_trials, cfg.minibatch_trials):
+            idx = order[start:start + cfg.minibatch_trials]
+            mb_mask = maskf[idx]
+            # Padding beyond the longest trial of the minibatch is dead weight for the forward pass.
+            steps = int(batch.mask[idx].any(dim=0).nonzero().max()) + 1
+            mb_mask = mb_mask[:, :steps]
+
+            logits, new_values = agent(batch.obs[idx, :steps], batch.prev_action[idx, :steps],
+                                       batch.prev_reward[idx, :steps])  # [M, t, A], [M, t]
+            log_probs_all = F.log_softmax(logits, dim=-1)
+            new_logprobs = log_probs_all.gather(-1, batch.actions[idx, :steps, None]).squeeze(-1)
+            entropy = -(log_probs_all.exp() * log_probs_all).sum(-1)
+
+            log_ratio = new_logprobs - batch.logprobs[idx, :steps]
+            ratio = log_ratio.exp()
+            with torch.no_grad():
+                # The low-variance KL estimator of http://joschu.net/blog/kl-approx.html
+                approx_kl = masked_mean((ratio - 1) - log_ratio, mb_mask)
+                clip_fraction = masked_mean(((ratio - 1.0).abs() > cfg.clip_coef).float(), mb_mask)
+
+            mb_adv = advantages[idx, :steps]
+            if cfg.norm_adv:
+                mean = masked_mean(mb_adv, mb_mask)
+                std = masked_mean((mb_adv - mean) ** 2, mb_mask).sqrt()
+                mb_adv = (mb_adv - mean) / (std + 1e-8)
+
+            policy_loss = masked_mean(torch.max(-mb_adv * ratio,
+                                                -mb_adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)),
+                                      mb_mask)
+            value_loss = 0.5 * masked_mean((new_values - returns[idx, :steps]) ** 2, mb_mask)
+            entropy_mean = masked_mean(entropy, mb_mask)
+            loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
+
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+
+            for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
+                               ("entropy", entropy_mean), ("approx_kl", approx_kl),
+                               ("clip_fraction", clip_fraction)):
+                stats[key].append(float(value))
+            epoch_kls.append(float(approx_kl))
+        if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
+            break
+
+    valid_returns, valid_values = returns[batch.mask], batch.values[batch.mask]
+    var_returns = valid_returns.var()
+    explained_variance = float(1 - (valid_returns - valid_values).var() / var_returns) if var_returns > 0 else 0.0
+    result = {key: sum(v) / len(v) for key, v in stats.items()}
+    result["explained_variance"] = explained_variance
+    result["epochs_done"] = float(_epoch + 1)
+    return result
