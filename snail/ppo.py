@@ -154,7 +154,7 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: TrialB
             for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
                                ("entropy", entropy_mean), ("approx_kl", approx_kl),
                                ("clip_fraction", clip_fraction)):
-                stats[key].append(float(value))
+                stats[key].append(float(value.detach()))
             epoch_kls.append(float(approx_kl))
         if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
             break
