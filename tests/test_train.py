@@ -1,0 +1,155 @@
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import OmegaConf
+
+import snail.train as train_module
+from snail.agent import build_agent
+from snail.checkpoint import load_checkpoint
+from snail.train import train
+
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+ENVS = ["bandit", "maze", "tabular_mdp"]
+MODELS = ["snail", "transformer", "lstm", "tc_only", "attn_only"]
+
+# Small enough that a run of a few updates takes a second or two.
+TINY = {
+    "bandit": ["env.pulls=10"],
+    "maze": ["env.size=3", "env.max_episode_steps=12"],
+    "tabular_mdp": ["env.episodes=2"],
+}
+
+
+def compose_config(overrides=()):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def tiny_config(env="bandit", model="snail", updates=2, extra=()):
+    cfg = compose_config([f"env={env}", f"model={model}", *TINY[env], "algo.num_envs=4",
+                          "algo.minibatch_trials=2", "algo.epochs=1", "run.eval_every=1", "run.eval_trials=4",
+                          "run.checkpoint_every=1", "run.progress=false", *extra])
+    # Trials are fixed-length in the bandit and the MDP, so a step budget is an update budget there.
+    return cfg
+
+
+def read_metrics(run_dir):
+    return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_env_model_pair_composes_and_builds(env, model):
+    cfg = compose_config([f"env={env}", f"model={model}"])
+    assert cfg.env.name == env and cfg.model.name == model
+    OmegaConf.to_container(cfg, resolve=True)  # no dangling interpolations
+    agent = build_agent(cfg.model, obs_dim=5, num_actions=3, max_len=20)
+    assert sum(p.numel() for p in agent.parameters()) > 0
+
+
+@pytest.mark.parametrize("group,name", [("env", "cartpole"), ("model", "mamba"), ("algo", "sac")])
+def test_unknown_group_choice_lists_what_is_allowed(group, name):
+    with pytest.raises((MissingConfigException, ConfigCompositionException), match="Available options"):
+        compose_config([f"{group}={name}"])
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("algo.gamma=2", "algo.gamma=2"),
+    ("+algo.lr_rate=1", "lr_rate"),
+    ("run.eval_trials=0", "run.eval_trials=0"),
+    ("device=tpu", "device='tpu'"),
+    ("env.arms=1", "arms"),
+    ("model.name=mamba", "mamba"),
+])
+def test_invalid_values_fail_at_start(tmp_path, override, needle):
+    cfg = tiny_config(extra=[override])
+    with pytest.raises(ValueError, match=needle):
+        train(cfg, tmp_path)
+    assert not (tmp_path / "last.pt").exists()
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("model", MODELS)
+def test_smoke_run_of_every_pair(tmp_path, env, model):
+    cfg = tiny_config(env, model)
+    max_len = {"bandit": 10, "maze": 24, "tabular_mdp": 20}[env]
+    cfg.run.total_env_steps = 2 * 4 * max_len  # two updates (mazes may end trials early: then more)
+    summary = train(cfg, tmp_path)
+    assert summary["updates"] >= 2
+    rows = read_metrics(tmp_path)
+    assert len(rows) == summary["updates"]
+    assert all(torch.isfinite(torch.tensor(r["losses/policy_loss"])) for r in rows)
+    assert "eval/trial_return" in rows[-1]
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
+    assert OmegaConf.load(tmp_path / "config.yaml").model.name == model
+    for name in ("last.pt", "best.pt"):
+        ckpt = load_checkpoint(tmp_path / name)
+        assert ckpt["counters"]["env_steps"] > 0
+
+
+def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
+    runs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        cfg = tiny_config(extra=[f"seed={seed}", "run.total_env_steps=120"])
+        train(cfg, tmp_path / name)
+        runs[name] = read_metrics(tmp_path / name)
+    keys = ["train/trial_return", "losses/policy_loss", "losses/value_loss", "eval/trial_return"]
+    assert [[r.get(k) for k in keys] for r in runs["a"]] == [[r.get(k) for k in keys] for r in runs["b"]]
+    assert [r["losses/value_loss"] for r in runs["a"]] != [r["losses/value_loss"] for r in runs["c"]]
+
+
+def test_interrupted_run_checkpoints_and_resume_continues_the_same_curve(tmp_path, monkeypatch):
+    steps = "run.total_env_steps=200"  # 5 updates of 4 trials x 10 pulls
+    train(tiny_config(extra=[steps]), tmp_path / "straight")
+
+    # The same run, sent SIGTERM during its 2nd update: it finishes that update, saves, stops.
+    real_update, calls = train_module.ppo_update, []
+
+    def update_then_sigterm(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "ppo_update", update_then_sigterm)
+    summary = train(tiny_config(extra=[steps]), tmp_path / "resumed")
+    monkeypatch.setattr(train_module, "ppo_update", real_update)
+    assert summary["stopped_by_signal"] and summary["updates"] == 2
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["counters"]["env_steps"] == 80
+
+    summary = train(OmegaConf.load(tmp_path / "resumed" / "config.yaml"), tmp_path / "resumed", resume=True)
+    assert summary["updates"] == 5
+    straight, resumed = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
+    assert [r["env_steps"] for r in resumed] == [r["env_steps"] for r in straight]
+    for a, b in zip(straight, resumed):
+        for key in ("train/trial_return", "losses/policy_loss", "losses/value_loss", "charts/learning_rate"):
+            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+
+
+def test_resume_of_a_folder_without_checkpoint_fails_clearly(tmp_path):
+    from snail.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train(tiny_config(), tmp_path, resume=True)
+    (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        train(tiny_config(), tmp_path, resume=True)
+
+
+@pytest.mark.slow
+def test_snail_learns_a_two_armed_bandit(tmp_path):
+    """Memory is needed: p ~ U[0,1] per trial, so only the history tells which arm is better.
+
+    Random scores 10 of 20 in expectation and the oracle 13.3; a clear margin above random is the test.
+    """
+    cfg = compose_config(["env=bandit", "env.arms=2", "env.pulls=20", "run.total_env_steps=600000",
+                          "run.eval_every=25", "run.eval_trials=1000", "run.progress=false"])
+    summary = train(cfg, tmp_path)
+    final_eval = [r for r in read_metrics(tmp_path) if "eval/trial_return" in r][-1]["eval/trial_return"]
+    assert final_eval > 11.8, summary
