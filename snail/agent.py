@@ -1,0 +1,149 @@
+"""The agent: input encoder -> sequence model(s) -> categorical policy logits and a scalar value.
+
+Contract (docs/interfaces.md):
+    agent = build_agent(model_cfg, obs_dim, num_actions, max_len)
+    logits [B, T, A], values [B, T] = agent(obs [B, T, D], prev_action [B, T], prev_reward [B, T])
+    state = agent.initial_state(batch_size)
+    logits [B, A], values [B], state = agent.step(obs [B, D], prev_action [B], prev_reward [B], state,
+                                                  reset [B])
+
+The step state is a dict of tensors the caller treats as opaque: {"t": [B] int64 time index of each row within
+its trial, "policy": the policy network's caches, "value": the value network's (None with a shared trunk)}.
+`step` updates the caches in place and returns the state to use next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from numbers import Integral
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from snail.models import MODEL_CONFIGS
+
+
+class InputEncoder(nn.Module):
+    """Step input (obs, one-hot previous action, previous reward) -> MLP -> [embed_dim].
+
+    The inner-episode flag is the last element of obs. At the first step of a trial the previous action and
+    reward are zeros, whatever the caller passed (prev_action = -1 means none).
+    """
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden: Sequence[int], embed_dim: int):
+        super().__init__()
+        self.num_actions = num_actions
+        layers, width = [], obs_dim + num_actions + 1
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, embed_dim))
+
+    def features(self, obs, prev_action, prev_reward, first) -> torch.Tensor:
+        """obs [..., D], prev_action / prev_reward / first (bool) [...] -> [..., D + A + 1]."""
+        known = (prev_action >= 0) & ~first
+        action = F.one_hot(prev_action.clamp(min=0), self.num_actions).to(obs.dtype) * known[..., None]
+        reward = torch.where(first, 0.0, prev_reward).to(obs.dtype)
+        return torch.cat([obs, action, reward[..., None]], dim=-1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.mlp(features)
+
+
+def _head(width: int, out: int, gain: float) -> nn.Linear:
+    head = nn.Linear(width, out)
+    nn.init.orthogonal_(head.weight, gain)
+    nn.init.zeros_(head.bias)
+    return head
+
+
+class Agent(nn.Module):
+    def __init__(self, cfg, obs_dim: int, num_actions: int, max_len: int):
+        super().__init__()
+        self.cfg, self.obs_dim, self.num_actions, self.max_len = cfg, obs_dim, num_actions, max_len
+        self.policy_encoder = InputEncoder(obs_dim, num_actions, cfg.encoder_hidden, cfg.embed_dim)
+        self.policy_net = cfg.make_net(cfg.embed_dim, max_len)
+        self.policy_head = _head(self.policy_net.out_dim, num_actions, gain=0.01)
+        self.shared_trunk = cfg.shared_trunk
+        if self.shared_trunk:
+            self.value_encoder = self.value_net = None
+            self.value_head = _head(self.policy_net.out_dim, 1, gain=1.0)
+        else:
+            self.value_encoder = InputEncoder(obs_dim, num_actions, cfg.encoder_hidden, cfg.embed_dim)
+            self.value_net = cfg.make_net(cfg.embed_dim, max_len, value=True)
+            self.value_head = _head(self.value_net.out_dim, 1, gain=1.0)
+        limits = [net.max_len for net in (self.policy_net, self.value_net) if net is not None]
+        self.step_limit = max_len if any(n is not None for n in limits) else None  # None: no limit
+
+    def num_params(self, part: str = "all") -> int:
+        """Parameter count of "policy" (encoder, network, head), "value" (value encoder, network, head; just
+        the head with a shared trunk) or "all"."""
+        mods = {"policy": (self.policy_encoder, self.policy_net, self.policy_head),
+                "value": (self.value_encoder, self.value_net, self.value_head)}
+        mods["all"] = mods["policy"] + mods["value"]
+        return sum(p.numel() for m in mods[part] if m is not None for p in m.parameters())
+
+    def forward(self, obs, prev_action, prev_reward) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs [B, T, D], prev_action [B, T] int64, prev_reward [B, T] -> logits [B, T, A], values [B, T]."""
+        T = obs.shape[1]
+        if self.step_limit is not None and T > self.step_limit:
+            raise ValueError(f"trials of {T} steps are longer than this agent's max_len={self.max_len}")
+        first = (torch.arange(T, device=obs.device) == 0).expand(obs.shape[:2])  # [B, T]
+        x = self.policy_encoder.features(obs, prev_action, prev_reward, first)  # [B, T, D + A + 1]
+        h = self.policy_net(self.policy_encoder(x))  # [B, T, out]
+        hv = h if self.shared_trunk else self.value_net(self.value_encoder(x))
+        return self.policy_head(h), self.value_head(hv).squeeze(-1)
+
+    def initial_state(self, batch_size: int) -> dict:
+        p = next(self.parameters())
+        value = None if self.shared_trunk else self.value_net.initial_state(batch_size, p.device, p.dtype)
+        return {"t": torch.zeros(batch_size, dtype=torch.int64, device=p.device),
+                "policy": self.policy_net.initial_state(batch_size, p.device, p.dtype), "value": value}
+
+    def step(self, obs, prev_action, prev_reward, state: dict, reset):
+        """obs [B, D], prev_action [B], prev_reward [B], reset [B] bool (rows starting a trial at this step)
+        -> logits [B, A], values [B], state."""
+        t = torch.where(reset, 0, state["t"])  # [B]
+        span = int(t.max()) + 1
+        if self.step_limit is not None and span > self.step_limit:
+            raise ValueError(f"step {span - 1} of a trial is past this agent's max_len={self.max_len}; "
+                             "reset those rows first (the caches hold max_len steps)")
+        x = self.policy_encoder.features(obs, prev_action, prev_reward, reset)  # [B, D + A + 1]
+        h, policy_state = self.policy_net.step(self.policy_encoder(x), state["policy"], t, span)
+        value_state = None
+        if self.shared_trunk:
+            hv = h
+        else:
+            hv, value_state = self.value_net.step(self.value_encoder(x), state["value"], t, span)
+        state = {"t": t + 1, "policy": policy_state, "value": value_state}
+        return self.policy_head(h), self.value_head(hv).squeeze(-1), state
+
+
+def _plain(value):
+    """Mappings and non-string sequences (DictConfig / ListConfig included) -> dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value
+
+
+def build_agent(model_cfg: Mapping, obs_dim: int, num_actions: int, max_len: int) -> Agent:
+    """Agent from a model config mapping (plain dict or OmegaConf DictConfig) with a "name" key.
+
+    Unknown names, unknown options and invalid values raise ValueError before anything is built.
+    """
+    cfg = _plain(model_cfg)
+    name = cfg.get("name")
+    if name not in MODEL_CONFIGS:
+        raise ValueError(f"model.name={name!r} is invalid: expected one of {list(MODEL_CONFIGS)}")
+    config_cls = MODEL_CONFIGS[name]
+    allowed = list(config_cls.__dataclass_fields__)
+    unknown = sorted(set(cfg) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown model option(s) {unknown} for model {name!r}; allowed: {allowed}")
+    for key, n in (("obs_dim", obs_dim), ("num_actions", num_actions), ("max_len", max_len)):
+        if not (isinstance(n, Integral) and not isinstance(n, bool) and n >= 1):
+            raise ValueError(f"{key}={n!r} is invalid: expected an integer >= 1")
+    return Agent(config_cls(**cfg), int(obs_dim), int(num_actions), int(max_len))
