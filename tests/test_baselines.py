@@ -1,0 +1,255 @@
+"""Classical baselines and the shared evaluation loop (snail.baselines, snail.evaluation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snail.baselines import BASELINES, DEFAULT_GRIDS, gittins_index_table, make_baseline, tune_baseline
+from snail.evaluation import EVAL_SEED_OFFSET, TUNE_SEED_OFFSET, run_trials, summarize
+
+
+def _single_tree_index(a0: int, b0: int, gamma: float, depth: int) -> float:
+    """Gittins index of one Beta(a0, b0) state by plain bisection on the retirement reward (reference)."""
+
+    def advantage(lam):
+        n0 = a0 + b0
+        p = (a0 + np.arange(depth + 1)) / (n0 + depth)
+        value = np.maximum(lam, p) / (1 - gamma)
+        for d in range(depth - 1, -1, -1):
+            p = (a0 + np.arange(d + 1)) / (n0 + d)
+            cont = p + gamma * (p * value[1:] + (1 - p) * value[:-1])
+            value = np.maximum(cont, lam / (1 - gamma))
+        return cont[0] - lam / (1 - gamma)
+
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if advantage(mid) > 0 else (lo, mid)
+    return lo
+
+
+# ----------------------------------------------------------------------------------------- Gittins table
+
+
+def test_gittins_known_values():
+    # Gittins' tables (Gittins, Glazebrook & Weber 2011, Bernoulli arm, Beta(1,1)): 0.7029 for gamma = 0.9,
+    # 0.8699 for gamma = 0.99.
+    assert gittins_index_table(0.9, 12)[1, 1] == pytest.approx(0.7029, abs=2e-4)
+    assert gittins_index_table(0.99, 12)[1, 1] == pytest.approx(0.8699, abs=2e-4)
+
+
+def test_gittins_matches_single_tree_bisection():
+    table = gittins_index_table(0.9, 40)
+    for a, b in [(1, 1), (2, 5), (7, 3), (1, 20), (15, 15)]:
+        assert table[a, b] == pytest.approx(_single_tree_index(a, b, 0.9, 80), abs=1e-4)
+
+
+def test_gittins_monotone_and_limits():
+    t90, t99 = gittins_index_table(0.9, 30), gittins_index_table(0.99, 30)
+    assert 0.5 < t90[1, 1] < t99[1, 1] < 1
+    low, high = gittins_index_table(0.5, 30)[1, 1], gittins_index_table(0.7, 30)[1, 1]
+    assert 0.5 < low < high < t90[1, 1]
+    for t in (t90, t99):
+        for a in range(1, 15):
+            for b in range(1, 15):
+                assert t[a + 1, b] > t[a, b]  # more successes: higher index
+                assert t[a, b + 1] < t[a, b]  # more failures: lower index
+                assert t[a, b] > a / (a + b)  # exploration bonus over the posterior mean
+    # The bonus vanishes as the posterior concentrates.
+    assert t90[14, 14] - 0.5 < t90[2, 2] - 0.5
+    assert np.isnan(t90[20, 20]) and np.isnan(t90[0, 1])
+
+
+def test_gittins_table_is_fast_and_cached():
+    import time
+
+    start = time.perf_counter()
+    gittins_index_table(0.98, 102)
+    assert time.perf_counter() - start < 5.0
+    assert gittins_index_table(0.98, 102) is gittins_index_table(0.98, 102)
+
+
+# ------------------------------------------------------------------------------------------------ bandits
+
+BANDIT = {"arms": 5, "pulls": 100}
+ORACLE_MEAN = 100 * 5 / 6  # E[N max p] for K=5 uniform arms: N K / (K + 1)
+
+
+def _bandit_summary(name, num_trials=1000, seed=0, kwargs=BANDIT, **params):
+    policy = make_baseline(name, "bandit", 100, seed, env_kwargs=kwargs, **params)
+    results = run_trials(policy, "bandit", kwargs, num_trials, seed)
+    return results, summarize(results, "bandit")
+
+
+def test_random_scores_half():
+    _, s = _bandit_summary("random")
+    assert abs(s["return"] - 50) < 3 * s["return_ci95"]
+    assert abs(s["best_arm_fraction"] - 0.2) < 0.02
+
+
+def test_oracle_scores_n_k_over_k_plus_1():
+    results, s = _bandit_summary("oracle")
+    assert s["best_arm_fraction"] == 1.0
+    assert abs(s["return"] - ORACLE_MEAN) < 3 * s["return_ci95"]
+    # Its regret is pure reward noise around N max p.
+    assert abs(s["regret"]) < 3 * s["regret_ci95"]
+    np.testing.assert_allclose(results["optimal_return"], 100 * results["arm_probs"].max(-1))
+
+
+@pytest.mark.parametrize("name, params", [("thompson", {}), ("optimistic_thompson", {}), ("ucb1", {}),
+                                          ("ucb1", {"c": 0.2}), ("greedy", {}),
+                                          ("epsilon_greedy", {"epsilon": 0.1}), ("gittins", {"gamma": 0.9})])
+def test_learning_baselines_between_random_and_oracle(name, params):
+    _, s = _bandit_summary(name, **params)
+    # 1000 trials: CI half-width about 1. Random scores 50, the oracle 83.3.
+    assert 62 < s["return"] < ORACLE_MEAN - 3, s
+    assert 0.35 < s["best_arm_fraction"] < 0.9
+
+
+def test_gittins_at_least_as_good_as_ucb1():
+    # Both at their tuned settings (tune_baseline on the tuning seeds, N=100, K=5), on the same 2000 tasks.
+    gittins, _ = _bandit_summary("gittins", num_trials=2000, gamma=0.98)
+    ucb1, _ = _bandit_summary("ucb1", num_trials=2000, c=0.1, prior=True)
+    classic, _ = _bandit_summary("ucb1", num_trials=2000, c=0.2)
+    diff = gittins["trial_return"] - ucb1["trial_return"]
+    se = diff.std(ddof=1) / np.sqrt(diff.size)
+    assert diff.mean() > -se
+    assert (gittins["trial_return"] - classic["trial_return"]).mean() > 0.5
+
+
+def test_short_trials_favour_greedy_exploitation():
+    # N=10: classic UCB1 spends half the trial on one pull of each arm; Gittins and greedy do not.
+    kwargs = {"arms": 5, "pulls": 10}
+    means = {name: _bandit_summary(name, kwargs=kwargs, **p)[1]["return"]
+             for name, p in [("random", {}), ("ucb1", {}), ("greedy", {}), ("gittins", {"gamma": 0.8})]}
+    assert means["random"] + 0.5 < means["ucb1"] < means["greedy"] - 0.4
+    assert means["gittins"] > means["greedy"] - 0.1
+
+
+def test_tune_baseline_picks_from_grid_on_tuning_seeds():
+    grid = {"epsilon": [0.0, 0.5, 1.0]}
+    best, scores = tune_baseline("epsilon_greedy", BANDIT, grid=grid, num_trials=200, seed=0)
+    assert set(scores) == {(0.0,), (0.5,), (1.0,)}
+    assert best == {"epsilon": 0.0}  # epsilon=1 is the random policy
+    assert scores[(1.0,)] < scores[(0.5,)] < scores[(0.0,)]
+    assert set(DEFAULT_GRIDS) == {"epsilon_greedy", "ucb1", "gittins"}
+
+
+def test_seeds_are_disjoint_and_independent_of_batching():
+    a = run_trials(make_baseline("oracle", "bandit", 7, env_kwargs=BANDIT), "bandit", BANDIT, 20, seed=3)
+    b = run_trials(make_baseline("oracle", "bandit", 10, env_kwargs=BANDIT), "bandit", BANDIT, 20, seed=3)
+    np.testing.assert_array_equal(a["seed"], EVAL_SEED_OFFSET + 3 + np.arange(20))
+    for key in ("arm_probs", "trial_return", "actions", "rewards"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert TUNE_SEED_OFFSET >= EVAL_SEED_OFFSET + 10**9 > 10**9
+    assert len(a["trial_return"]) == 20
+
+
+def test_identical_seeds_give_identical_results():
+    def run(seed):
+        return run_trials(make_baseline("thompson", "bandit", 16, seed, env_kwargs=BANDIT), "bandit", BANDIT,
+                          40, seed)
+
+    first, again, other = run(5), run(5), run(6)
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key])
+    assert not np.array_equal(first["actions"], other["actions"])
+
+
+def test_unknown_names_raise():
+    with pytest.raises(ValueError, match="allowed.*ucb1"):
+        make_baseline("ucb2", "bandit", 4)
+    with pytest.raises(ValueError, match="allowed.*psrl"):
+        make_baseline("gittins", "tabular_mdp", 4)
+    with pytest.raises(ValueError, match="unknown env"):
+        make_baseline("random", "atari", 4)
+    assert set(BASELINES) == {"bandit", "tabular_mdp", "maze"}
+
+
+# ------------------------------------------------------------------------------------------ tabular MDPs
+
+
+def _mdp_results(name, num_trials=200, seed=0):
+    policy = make_baseline(name, "tabular_mdp", 50, seed)
+    return run_trials(policy, "tabular_mdp", {}, num_trials, seed)
+
+
+def test_psrl_beats_random_and_oracle_is_optimal():
+    rand, psrl, oracle = (summarize(_mdp_results(n), "tabular_mdp") for n in ("random", "psrl", "oracle"))
+    # 10 episodes of 10 steps: random ~100, PSRL ~135, value iteration on the true MDP ~218.
+    assert abs(rand["return"] - 100) < 3 * rand["return_ci95"]
+    assert psrl["return"] > rand["return"] + 20
+    assert psrl["return"] < oracle["return"] - 40
+    # The oracle's expected return is the env's optimal_return: equal up to reward/transition noise.
+    assert abs(oracle["normalized"] - 1) < 3 * oracle["normalized_ci95"]
+    assert 0.55 < psrl["normalized"] < 0.7 and 0.4 < rand["normalized"] < 0.52
+
+
+# ---------------------------------------------------------------------------------------- evaluation loop
+
+SHORT_MAZE = {"size": 3, "episode_steps": 12}  # random trials of varying length: autoresets mid-round
+
+
+class _SpyPolicy:
+    """Random maze actions; checks the loop's inputs against its own count of the trial's inner episodes
+    (one ends at the goal reward or after `episode_steps` steps): `reset` exactly at trial starts (a round's
+    first step, and the step after the terminal observation), -1 / 0 there, and `set_task` just before."""
+
+    def __init__(self, num_envs, episode_steps, episodes=2, seed=0):
+        self.num_envs, self.cap, self.episodes = num_envs, episode_steps, episodes
+        self.rng = np.random.default_rng(seed)
+        self.ep_steps = np.zeros(num_envs, np.int64)
+        self.eps_done = np.zeros(num_envs, np.int64)
+        self.ended = np.zeros(num_envs, bool)  # the last obs was a trial's terminal observation
+        self.tasked = np.zeros(num_envs, bool)
+        self.calls = self.resets = 0
+
+    def set_task(self, info, rows, env):
+        assert np.all(info["_shortest_path"][rows])
+        self.tasked[rows] = True
+
+    def act(self, obs, prev_action, prev_reward, reset):
+        assert obs.shape[0] == self.num_envs and reset.dtype == bool
+        expected = self.ended.copy()
+        if self.calls == 0 or np.all(prev_action == -1):  # a round's first step
+            expected[:] = True
+        np.testing.assert_array_equal(reset, expected)
+        np.testing.assert_array_equal(prev_action[reset], -1)
+        np.testing.assert_array_equal(prev_reward[reset], 0)
+        assert np.all(prev_action[~reset] >= 0)
+        np.testing.assert_array_equal(self.tasked, reset)  # set_task came just before the trial's first act
+        self.tasked[:] = False
+        self.ep_steps[~reset] += 1
+        end = ~reset & ((prev_reward > 0.5) | (self.ep_steps == self.cap))
+        self.eps_done[end] += 1
+        self.ep_steps[end | reset] = 0
+        self.eps_done[reset] = 0
+        self.ended = self.eps_done == self.episodes
+        self.calls += 1
+        self.resets += int(reset.sum())
+        return self.rng.integers(3, size=self.num_envs)
+
+
+def test_run_trials_autoreset_and_replay_match_single_env():
+    import gymnasium as gym
+
+    policy = _SpyPolicy(6, SHORT_MAZE["episode_steps"])
+    results = run_trials(policy, "maze", SHORT_MAZE, 15, seed=1)
+    lengths = results["trial_length"]
+    assert lengths.min() < lengths.max()  # trials of different lengths, so some rows autoreset mid-round
+    assert policy.resets > 18  # 3 rounds of 6 rows, plus the trials that autoreset started
+    np.testing.assert_array_equal(lengths, results["episode_lengths"].sum(-1))
+    env = gym.make("snail/Maze-v0", **SHORT_MAZE)
+    for j in range(15):  # replaying the recorded actions in a single env reproduces the trial
+        _, info = env.reset(seed=int(results["seed"][j]))
+        assert info["shortest_path"] == results["shortest_path"][j]
+        total, done, t = 0.0, False, 0
+        while not done:
+            _, reward, done, _, info = env.step(int(results["actions"][j, t]))
+            assert reward == pytest.approx(results["rewards"][j, t])
+            total += reward
+            t += 1
+        assert t == lengths[j] and np.all(results["actions"][j, t:] == -1)
+        assert total == pytest.approx(results["trial_return"][j])
+        np.testing.assert_array_equal(info["success"], results["success"][j])
