@@ -91,7 +91,8 @@ class SnailConfig:
                 setattr(self, key, value)
         self.embed_dim = 32 if self.embed_dim is None else self.embed_dim
         self.encoder_hidden = [] if self.encoder_hidden is None else self.encoder_hidden
-        kinds_text = f"a non-empty list of {' / '.join(_BLOCK_TEXT[k] for k in kinds)} (positive ints)"
+        kinds_text = (f"a non-empty list of {' / '.join(_BLOCK_TEXT[k] for k in kinds)} (positive ints) "
+                      f"for model {self.name!r}")
         _raise_invalid({
             "policy_blocks": (_valid_blocks(self.policy_blocks, kinds), kinds_text),
             "value_blocks": ((self.shared_trunk and self.value_blocks is None)
@@ -331,10 +332,10 @@ def preset_table(settings: dict[str, tuple[int, int, int]] | None = None) -> str
     return "\n".join(lines)
 
 
-MAZE_OBS_DIM = 28  # assumed for the table: a 3x3 egocentric view x 3 cell types + the inner-episode flag
+MAZE_OBS_DIM = 103  # envs.maze with view_size 3: 2 * 7 * 7 + 5
 
 
 if __name__ == "__main__":
     print("bandit: obs_dim 1, 5 actions, T=100;  maze: obs_dim "
-          f"{MAZE_OBS_DIM} (assumed), 3 actions, T=500\n")
+          f"{MAZE_OBS_DIM} (view_size 3), 3 actions, T=500\n")
     print(preset_table())
