@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections import deque
 from collections.abc import Mapping
 
 import gymnasium as gym
@@ -374,6 +375,223 @@ class MDPOraclePolicy(_MDPPolicy):
         self.plan[rows] = self.true_plan[rows]
 
 
+# ---------------------------------------------------------------------------------------------------- mazes
+
+_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # square offsets of north, east, south, west (as in envs.maze)
+_UNKNOWN, _OPEN, _WALL, _GOAL = -1, 0, 1, 2
+
+
+def _egocentric_action(direction: int, heading: int) -> int:
+    """Egocentric action (0 forward, 1 left, 2 right) towards `direction` from `heading` (U-turn: right)."""
+    return (0, 2, 2, 1)[(direction - heading) % 4]
+
+
+class _MazePolicy(BatchedPolicy):
+    """Reads the maze env's sizes (`size`, `view_size`, `egocentric`) and parses its observation."""
+
+    def __init__(self, num_envs, num_actions, seed=0, size: int = 5, view_size: int = 3,
+                 egocentric: bool = True):
+        super().__init__(num_envs, num_actions, seed)
+        self.size, self.view_size, self.egocentric = int(size), int(view_size), bool(egocentric)
+        self.window = 2 * self.view_size + 1
+        self.area = self.window * self.window
+
+    def _headings(self, obs):
+        return obs[:, 2 * self.area: 2 * self.area + 4].argmax(-1)
+
+    def _directions_to_actions(self, directions: list[int], heading: int) -> list[int]:
+        if not self.egocentric:
+            return list(directions)
+        actions = []
+        for d in directions:
+            while heading != d:
+                turn = _egocentric_action(d, heading)
+                actions.append(turn)
+                heading = (heading + (-1 if turn == 1 else 1)) % 4
+            actions.append(0)
+        return actions
+
+
+class MazeOraclePolicy(_MazePolicy):
+    """Knows the maze (the env's `grids`, `start_cells`, `goal_cells`, `headings`) and follows the shortest
+    path from the start to the goal in every inner episode: `shortest_path` actions each."""
+
+    def __init__(self, num_envs, num_actions, seed=0, **maze):
+        super().__init__(num_envs, num_actions, seed, **maze)
+        self.plans: list[list[int]] = [[] for _ in range(self.num_envs)]
+        self.step = np.zeros(self.num_envs, dtype=np.int64)
+
+    def set_task(self, info, rows, env=None):
+        if env is None:
+            raise ValueError("the maze oracle needs the env (set_task(info, rows, env)) to read the maze")
+        grids, starts, goals, headings = env.grids, env.start_cells, env.goal_cells, env.headings
+        for i in rows:
+            directions = _grid_path(grids[i], tuple(2 * starts[i] + 1), tuple(2 * goals[i] + 1))
+            plan = self._directions_to_actions(directions, int(headings[i]))
+            # After the goal (a step whose action the env ignores): turn left / step back the way it came.
+            plan.append(1 if self.egocentric else (directions[-1] + 2) % 4)
+            self.plans[i] = plan
+
+    def _choose(self, obs, reset):
+        self.step[reset | (obs[:, -1] > 0.5)] = 0
+        plans, step = self.plans, self.step
+        action = np.array([plans[i][min(step[i], len(plans[i]) - 1)] for i in range(self.num_envs)])
+        self.step += 1
+        return action
+
+
+def _grid_path(grid: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> list[int] | None:
+    """Directions of the fewest cell moves from `start` to `goal` (squares of a cell/wall grid) through
+    passages known to be open (`_OPEN`; cell squares count as open unless walls); None if none is known."""
+    came = {start: None}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell == goal:
+            break
+        r, c = cell
+        for d in range(4):
+            nxt = (r + 2 * _DR[d], c + 2 * _DC[d])
+            if grid[r + _DR[d], c + _DC[d]] == _OPEN and nxt not in came:
+                came[nxt] = (cell, d)
+                queue.append(nxt)
+    if goal not in came:
+        return None
+    directions = []
+    cell = goal
+    while came[cell] is not None:
+        cell, d = came[cell]
+        directions.append(d)
+    return directions[::-1]
+
+
+class MazeExplorerPolicy(_MazePolicy):
+    """Explores a maze it does not know by depth-first search, then goes straight to the goal.
+
+    It keeps a map of the squares it has seen (walls, open squares, goal) in a frame fixed to its start cell:
+    the heading is in the observation, the position comes from dead reckoning (a forward move succeeds unless
+    the map shows a wall ahead; the view always includes the adjacent walls, so it never bumps). The map and
+    its memory are kept across the trial's inner episodes (every inner episode restarts at the start cell).
+    At every cell: if the goal square has been seen, it takes the fewest moves to it through known passages
+    (in a perfect maze this is the shortest path, so once the goal is known every later inner episode takes
+    exactly `shortest_path` actions); otherwise depth-first search over cells: move into a neighbouring branch
+    (not back towards its parent) that still holds an unseen square, preferring the fewest turns; with none
+    left, backtrack to the parent cell.
+    """
+
+    def __init__(self, num_envs, num_actions, seed=0, **maze):
+        super().__init__(num_envs, num_actions, seed, **maze)
+        self.half = 2 * self.size + self.view_size + 1
+        width = 2 * self.half + 1
+        self.map = np.full((self.num_envs, width, width), _UNKNOWN, dtype=np.int8)
+        self.pos = np.full((self.num_envs, 2), self.half, dtype=np.int64)
+        self.stack: list[list[tuple[int, int]]] = [[] for _ in range(self.num_envs)]
+        self.direction = np.full(self.num_envs, -1, dtype=np.int64)  # planned move from the current cell
+        self.heading = np.zeros(self.num_envs, dtype=np.int64)  # heading in the last observation
+        self.arrived = np.ones(self.num_envs, dtype=bool)  # at a cell it has not planned from yet
+        # Map offsets of the view's squares for each heading (view turned with the agent when egocentric).
+        i, j = np.meshgrid(np.arange(-self.view_size, self.view_size + 1),
+                           np.arange(-self.view_size, self.view_size + 1), indexing="ij")
+        i, j = i.reshape(-1), j.reshape(-1)
+        turned = [(i, j), (j, -i), (-i, -j), (-j, i)] if self.egocentric else [(i, j)] * 4
+        self.view_r = np.stack([t[0] for t in turned])
+        self.view_c = np.stack([t[1] for t in turned])
+
+    def _restart(self, rows):
+        self.pos[rows] = self.half
+        for i in rows:
+            self.stack[i] = [(self.half, self.half)]
+        self.arrived[rows] = True
+
+    def _reset_rows(self, rows):
+        self.map[rows] = _UNKNOWN
+        self._restart(rows)
+
+    def _update(self, rows, obs, prev_action, prev_reward):
+        # Direction of the last action's move: a forward move keeps the heading seen before it (the obs now
+        # may be a new inner episode's, with the start heading); a cardinal move goes where it says.
+        if self.egocentric:
+            moving, heading = prev_action == 0, self.heading[rows]
+        else:
+            moving, heading = np.ones(len(rows), dtype=bool), prev_action
+        dr, dc = np.take(_DR, heading), np.take(_DC, heading)
+        r, c = self.pos[rows, 0], self.pos[rows, 1]
+        moved = moving & (self.map[rows, r + dr, c + dc] != _WALL)
+        self.pos[rows, 0] += np.where(moved, 2 * dr, 0)
+        self.pos[rows, 1] += np.where(moved, 2 * dc, 0)
+        # The goal reward (+1) means that move reached the goal (with a small view it may never have been
+        # seen: the episode ends on arrival).
+        at_goal = rows[moved & (prev_reward > 0.5)]
+        self.map[at_goal, self.pos[at_goal, 0], self.pos[at_goal, 1]] = _GOAL
+        self.arrived[rows[moved]] = True
+        for i in rows[moved]:
+            cell = (int(self.pos[i, 0]), int(self.pos[i, 1]))
+            stack = self.stack[i]
+            if len(stack) >= 2 and stack[-2] == cell:
+                stack.pop()
+            else:
+                stack.append(cell)
+
+    def _choose(self, obs, reset):
+        flag = ~reset & (obs[:, -1] > 0.5)
+        if flag.any():  # a new inner episode: back at the start cell, facing the start heading
+            self._restart(np.flatnonzero(flag))
+        self.heading = heading = self._headings(obs)
+        walls, goal = obs[:, : self.area] > 0.5, obs[:, self.area: 2 * self.area] > 0.5
+        rows = np.arange(self.num_envs)[:, None]
+        seen_r = self.pos[:, :1] + self.view_r[heading]
+        seen_c = self.pos[:, 1:] + self.view_c[heading]
+        self.map[rows, seen_r, seen_c] = np.where(walls, _WALL, np.where(goal, _GOAL, _OPEN))
+        for i in np.flatnonzero(self.arrived | (self.direction < 0)):
+            self.direction[i] = self._plan(i, int(heading[i]))
+        self.arrived[:] = False
+        if self.egocentric:
+            return np.array([_egocentric_action(d, h) for d, h in zip(self.direction, heading, strict=True)])
+        return self.direction.copy()
+
+    def _plan(self, i: int, heading: int) -> int:
+        """Direction of the next move of row i from its current cell."""
+        grid, cell = self.map[i], (int(self.pos[i, 0]), int(self.pos[i, 1]))
+        goals = np.argwhere(grid == _GOAL)
+        if len(goals):
+            path = _grid_path(grid, cell, tuple(int(x) for x in goals[0]))
+            if path:
+                return path[0]
+        stack = self.stack[i]
+        parent = stack[-2] if len(stack) >= 2 else None
+        r, c = cell
+        options = []
+        for d in range(4):
+            nxt = (r + 2 * _DR[d], c + 2 * _DC[d])
+            if grid[r + _DR[d], c + _DC[d]] == _OPEN and nxt != parent and self._unexplored(grid, nxt, cell):
+                options.append(((0, 1, 2, 1)[(d - heading) % 4], d))
+        if options:
+            return min(options)[1]
+        if parent is not None:
+            return next(d for d in range(4) if (r + 2 * _DR[d], c + 2 * _DC[d]) == parent)
+        open_dirs = [d for d in range(4) if grid[r + _DR[d], c + _DC[d]] == _OPEN]  # nothing left to explore
+        return int(self.rng.choice(open_dirs)) if open_dirs else int(self.rng.integers(4))
+
+    @staticmethod
+    def _unexplored(grid: np.ndarray, start: tuple[int, int], came_from: tuple[int, int]) -> bool:
+        """Whether the branch of cells reached from `start` through known passages, without going back
+        through `came_from`, has a cell with an unseen square (itself or one of its four walls)."""
+        seen, todo = {start, came_from}, [start]
+        while todo:
+            r, c = todo.pop()
+            if grid[r, c] == _UNKNOWN:
+                return True
+            for d in range(4):
+                wall = grid[r + _DR[d], c + _DC[d]]
+                if wall == _UNKNOWN:
+                    return True
+                nxt = (r + 2 * _DR[d], c + 2 * _DC[d])
+                if wall == _OPEN and nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+
 # ------------------------------------------------------------------------------------------------ registry
 
 
@@ -384,6 +602,12 @@ def _bandit(cls):
 def _mdp(cls):
     return lambda env, num_envs, seed, **params: cls(num_envs, env.num_actions, seed, num_states=env.states,
                                                      episode_length=env.episode_length, **params)
+
+
+def _maze(cls):
+    return lambda env, num_envs, seed, **params: cls(num_envs, env.num_actions, seed, size=env.size,
+                                                     view_size=env.view_size, egocentric=env.egocentric,
+                                                     **params)
 
 
 _BUILDERS = {
@@ -400,6 +624,8 @@ _BUILDERS = {
     ("tabular_mdp", "psrl"): _mdp(PSRLPolicy),
     ("tabular_mdp", "oracle"): _mdp(MDPOraclePolicy),
     ("maze", "random"): _bandit(RandomPolicy),
+    ("maze", "explorer"): _maze(MazeExplorerPolicy),
+    ("maze", "oracle"): _maze(MazeOraclePolicy),
 }
 
 

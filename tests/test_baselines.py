@@ -146,10 +146,11 @@ def test_seeds_are_disjoint_and_independent_of_batching():
     assert len(a["trial_return"]) == 20
 
 
-def test_identical_seeds_give_identical_results():
+@pytest.mark.parametrize("env, name, kwargs", [("bandit", "thompson", BANDIT), ("tabular_mdp", "psrl", {}),
+                                               ("maze", "explorer", {"size": 4})])
+def test_identical_seeds_give_identical_results(env, name, kwargs):
     def run(seed):
-        return run_trials(make_baseline("thompson", "bandit", 16, seed, env_kwargs=BANDIT), "bandit", BANDIT,
-                          40, seed)
+        return run_trials(make_baseline(name, env, 16, seed, env_kwargs=kwargs), env, kwargs, 40, seed)
 
     first, again, other = run(5), run(5), run(6)
     for key in first:
@@ -253,3 +254,42 @@ def test_run_trials_autoreset_and_replay_match_single_env():
         assert t == lengths[j] and np.all(results["actions"][j, t:] == -1)
         assert total == pytest.approx(results["trial_return"][j])
         np.testing.assert_array_equal(info["success"], results["success"][j])
+
+
+# -------------------------------------------------------------------------------------------------- mazes
+
+
+@pytest.mark.parametrize("kwargs", [{"preset": "small"}, {"preset": "small", "actions": "cardinal"},
+                                    {"preset": "small", "view_size": 1}])
+def test_maze_explorer_finds_goal_then_takes_shortest_path(kwargs):
+    explorer = run_trials(make_baseline("explorer", "maze", 50, 0, env_kwargs=kwargs), "maze", kwargs, 100)
+    oracle = run_trials(make_baseline("oracle", "maze", 50, 0, env_kwargs=kwargs), "maze", kwargs, 100)
+    shortest = explorer["shortest_path"]
+    np.testing.assert_array_equal(oracle["shortest_path"], shortest)
+    # The oracle takes the shortest path in both inner episodes.
+    assert oracle["success"].all()
+    np.testing.assert_array_equal(oracle["episode_lengths"], np.stack([shortest, shortest], 1))
+    # The explorer always reaches the goal in episode 1, well within the 250-step cap, never walks into a wall
+    # (dead reckoning and map agree with the maze), then goes straight back to it in episode 2.
+    assert explorer["success"].all()
+    ep1 = explorer["episode_lengths"][:, 0]
+    assert np.all(ep1 >= shortest) and ep1.max() < 150 and ep1.mean() > shortest.mean() + 2
+    assert not np.any(np.isclose(explorer["rewards"], -0.011))
+    forward = 0 if kwargs.get("actions", "egocentric") == "egocentric" else None
+    if forward is not None:  # depth-first search crosses each of the 24 passages at most twice
+        moves = [(explorer["actions"][j, : ep1[j]] == forward).sum() for j in range(100)]
+        assert max(moves) <= 2 * 24
+    np.testing.assert_array_equal(explorer["episode_lengths"][:, 1], shortest)
+
+
+def test_maze_random_and_summary():
+    random = run_trials(make_baseline("random", "maze", 50, 0), "maze", {}, 100)
+    s = summarize(random, "maze")
+    # Small mazes, 250-step cap: random walks rarely find the goal quickly (paper's 3-D maze: 188.6 / 187.7).
+    assert 150 < s["steps_ep1"] <= 250 and 150 < s["steps_ep2"] <= 250
+    assert 0.1 < s["success_ep1"] < 0.6
+    assert s["path_ratio_ep1"] > 3
+    explorer = summarize(run_trials(make_baseline("explorer", "maze", 50, 0), "maze", {}, 100), "maze")
+    assert explorer["success_ep1"] == explorer["success_ep2"] == 1.0
+    assert explorer["path_ratio_ep2"] == 1.0 and 1.2 < explorer["path_ratio_ep1"] < 3
+    assert explorer["steps_ep2"] == explorer["shortest_path"] < explorer["steps_ep1"] < 40
