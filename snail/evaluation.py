@@ -9,8 +9,8 @@ where `prev_action` is -1 and `prev_reward` 0 at a trial's first step, and `rese
 starts at this step (their memory must be cleared first). It may also have `num_envs` (its batch size) and
 `set_task(info, rows, env)`, called whenever the rows `rows` (int array) start a trial with the vector env's
 `info` (Gymnasium's vector convention: arrays over rows) and the unwrapped vector env (whose task accessors
-then hold the new trials' tasks); only oracles use it. The classical baselines
-(`snail.baselines`) and the learned agents (through a thin wrapper) both fit this, so the loop knows no model.
+then hold the new trials' tasks); only oracles use it. The classical baselines (`snail.baselines`) and the
+learned agents (through `AgentPolicy`, below) both fit this, so the loop knows no model.
 
 Determinism: trial j (0 <= j < num_trials) is always the task of env seed `seed_offset + seed + j`, whatever
 `num_envs` is: round r resets the vector env with `seed_offset + seed + r * num_envs` (row i gets that + i)
@@ -198,3 +198,37 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
             ratio = lengths[ok, k] / shortest[ok] if ok.any() else np.array([np.nan])
             out[f"path_ratio_ep{k + 1}"], out[f"path_ratio_ep{k + 1}_ci95"] = mean_ci(ratio)
     return out
+
+
+class AgentPolicy:
+    """A learned agent (`snail.agent.Agent`: `initial_state` / `step`) as a `run_trials` policy.
+
+    Samples from the policy's softmax with its own seeded torch generator (or takes the argmax if `greedy`);
+    the agent's mode (train/eval) is the caller's. Inputs go to the agent's device; actions come back as
+    numpy.
+    """
+
+    def __init__(self, agent, num_envs: int, greedy: bool = False, seed: int = 0):
+        import torch
+
+        self._torch = torch
+        self.agent, self.num_envs, self.greedy = agent, int(num_envs), bool(greedy)
+        self.device = next(agent.parameters()).device
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.state = agent.initial_state(self.num_envs)
+
+    def act(self, obs, prev_action, prev_reward, reset) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            logits, _, self.state = self.agent.step(
+                torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device),
+                torch.as_tensor(np.asarray(prev_action), dtype=torch.int64, device=self.device),
+                torch.as_tensor(np.asarray(prev_reward), dtype=torch.float32, device=self.device),
+                self.state,
+                torch.as_tensor(np.asarray(reset), dtype=torch.bool, device=self.device))
+            if self.greedy:
+                action = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.float(), dim=-1)
+                action = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        return action.cpu().numpy()

@@ -293,3 +293,32 @@ def test_maze_random_and_summary():
     assert explorer["success_ep1"] == explorer["success_ep2"] == 1.0
     assert explorer["path_ratio_ep2"] == 1.0 and 1.2 < explorer["path_ratio_ep1"] < 3
     assert explorer["steps_ep2"] == explorer["shortest_path"] < explorer["steps_ep1"] < 40
+
+
+def test_run_trials_drives_a_learned_agent():
+    torch = pytest.importorskip("torch")
+    from snail.agent import build_agent
+    from snail.evaluation import AgentPolicy
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: threads only contend on a shared machine
+    try:
+        _drive_agent(torch, build_agent, AgentPolicy)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _drive_agent(torch, build_agent, AgentPolicy):
+    torch.manual_seed(0)
+    kwargs = {"arms": 5, "pulls": 10}
+    agent = build_agent({"name": "lstm", "hidden_size": 16, "embed_dim": 8}, obs_dim=1, num_actions=5,
+                        max_len=10)
+    first = run_trials(AgentPolicy(agent, 8, seed=1), "bandit", kwargs, 12, seed=0)
+    again = run_trials(AgentPolicy(agent, 8, seed=1), "bandit", kwargs, 12, seed=0)
+    greedy = run_trials(AgentPolicy(agent, 8, greedy=True), "bandit", kwargs, 12, seed=0)
+    np.testing.assert_array_equal(first["actions"], again["actions"])
+    assert first["actions"].shape == (12, 10) and first["actions"].min() >= 0
+    assert 0 <= summarize(greedy, "bandit")["return"] <= 10
+    maze = run_trials(AgentPolicy(build_agent({"name": "lstm", "hidden_size": 16}, 103, 3, 24), 4), "maze",
+                      SHORT_MAZE, 6, seed=0)  # variable-length trials: rows autoreset mid-round
+    assert maze["trial_length"].max() <= 24
