@@ -1,0 +1,327 @@
+"""Random grid mazes (a 2-D stand-in for SNAIL §5.3's first-person mazes): `snail/Maze-v0`.
+
+A trial draws a random perfect maze of `size` x `size` cells (randomized depth-first search, the "recursive
+backtracker": exactly one path between any two cells), a start cell, a different goal cell and a start
+heading, all kept for the trial's `episodes` inner episodes. An inner episode ends when the agent reaches the
+goal or after `episode_steps` steps; the agent then restarts at the start cell with the start heading.
+
+Options: `preset` "small" (5x5 cells, 250-step cap, the default) or "large" (9x9, 1000); `size` and
+`episode_steps` override the preset's values. (The cap is `episode_steps`, not `max_episode_steps`: that
+name is taken by `gymnasium.make`, which would turn it into a TimeLimit on the whole trial.) `episodes`
+(default 2), `actions`, `view_size` (default 3).
+
+Actions: `actions="egocentric"` (default, as in the paper): 0 forward one cell, 1 turn left 90°, 2 turn
+right 90°. `actions="cardinal"`: 0 north, 1 east, 2 south, 3 west (move one cell; the heading becomes that
+direction). Headings are 0 north (up, row - 1), 1 east, 2 south, 3 west; with cardinal actions the heading
+is the direction of the last move (the trial's random start heading before the first).
+
+Rewards: every step costs -0.01, the goal step included (so reaching the goal gives +1 - 0.01 = 0.99); a move
+into a wall costs -0.001 more and leaves the agent in place. An inner episode's return is thus
+success - 0.01 * steps - 0.001 * wall bumps.
+
+Observation: float32 [2 * V*V + 4 + 1] with V = 2 * view_size + 1, in this order:
+- walls [V*V] then goal [V*V]: a V x V window (row-major) of the maze drawn as a (2*size+1)^2 grid in which
+  cells, the walls between them and the corners are squares alike; it covers the view_size x view_size cells
+  centred on the agent plus the walls around them. 1 = wall (outside the maze counts as wall) / goal square.
+  With egocentric actions the window turns with the agent: row 0 is farthest ahead, column 0 is on the
+  agent's left, the agent is the centre square. With cardinal actions it is north-up (row 0 = north).
+  The goal shows only once it is inside the window.
+- heading one-hot [4] (north, east, south, west);
+- the inner-episode flag (1 on the first step of every inner episode after the first).
+
+info (reset and trial end): `shortest_path` (int), the fewest actions from the start (cell and heading) to the
+goal: moves for cardinal actions; forward moves plus turns for egocentric ones (a U-turn is two turns).
+At trial end also `success` (bool [episodes]), `trial_return`, `episode_returns` [episodes] and
+`episode_lengths` [episodes] (steps taken in each inner episode).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+
+import numpy as np
+
+from envs._common import MetaEnv, MetaVectorEnv, check_choice, check_int
+
+PRESETS = {"small": (5, 250), "large": (9, 1000)}  # preset -> (size, episode_steps)
+ACTION_SETS = ("egocentric", "cardinal")
+OPEN, WALL, GOAL = 0, 1, 2  # codes of the grid squares
+STEP_REWARD, WALL_PENALTY, GOAL_REWARD = -0.01, -0.001, 1.0
+DR, DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # row/column change of a move north, east, south, west
+
+
+@functools.cache
+def _neighbours(size: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """For each cell r * size + c: its (neighbour cell, direction) pairs inside the maze."""
+    out = []
+    for r in range(size):
+        for c in range(size):
+            out.append(tuple(((r + DR[d]) * size + c + DC[d], d) for d in range(4)
+                             if 0 <= r + DR[d] < size and 0 <= c + DC[d] < size))
+    return tuple(out)
+
+
+def random_maze(size: int, uniforms: list[float]) -> tuple[list[tuple[int, int]], int, int, int]:
+    """A random perfect maze from `size * size + 3` uniforms in [0, 1).
+
+    uniforms[0] picks the cell where the depth-first search starts, [1] the start cell, [2] the goal cell
+    (any other cell), [3] the start heading, and each further one the next passage to carve. Returns
+    (passages as (cell, direction) pairs, start cell, goal cell, start heading); cells are r * size + c.
+    (int(u * m) < m for every double u < 1, so the picks never run past the end.)
+    """
+    cells = size * size
+    neighbours = _neighbours(size)
+    root = int(uniforms[0] * cells)
+    start = int(uniforms[1] * cells)
+    goal = int(uniforms[2] * (cells - 1))
+    goal += goal >= start
+    heading = int(uniforms[3] * 4)
+    visited = [False] * cells
+    visited[root] = True
+    stack = [root]
+    passages = []
+    k = 4
+    while stack:
+        cell = stack[-1]
+        options = [nd for nd in neighbours[cell] if not visited[nd[0]]]
+        if options:
+            nxt, d = options[int(uniforms[k] * len(options))]
+            k += 1
+            visited[nxt] = True
+            passages.append((cell, d))
+            stack.append(nxt)
+        else:
+            stack.pop()
+    return passages, start, goal, heading
+
+
+def shortest_path_length(size: int, passages: list[tuple[int, int]], start: int, goal: int, heading: int,
+                         egocentric: bool) -> int:
+    """Fewest actions from `start` (facing `heading`) to `goal` in a perfect maze given by its passages.
+
+    The path between two cells of a perfect maze is unique, and any walk between them covers it, so the
+    fewest egocentric actions are its moves plus the turns it needs: 0, 1 or 2 to face its first direction,
+    then one at each bend (a simple path never reverses).
+    """
+    adjacent: list[list[tuple[int, int]]] = [[] for _ in range(size * size)]
+    for cell, d in passages:
+        other = cell + DR[d] * size + DC[d]
+        adjacent[cell].append((other, d))
+        adjacent[other].append((cell, (d + 2) % 4))
+    came_by = {start: -1}  # cell -> direction of the move that first reached it
+    parent = {start: start}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell == goal:
+            break
+        for other, d in adjacent[cell]:
+            if other not in came_by:
+                came_by[other], parent[other] = d, cell
+                queue.append(other)
+    if goal not in came_by:
+        raise ValueError(f"goal cell {goal} is not reachable from start cell {start}")
+    directions = []
+    cell = goal
+    while cell != start:
+        directions.append(came_by[cell])
+        cell = parent[cell]
+    directions.reverse()
+    if not egocentric:
+        return len(directions)
+    turns = 0
+    facing = heading
+    for d in directions:
+        turns += (0, 1, 2, 1)[(d - facing) % 4]
+        facing = d
+    return len(directions) + turns
+
+
+class MazeVectorEnv(MetaVectorEnv):
+    """`num_envs` maze trials; options and layouts in the module docstring.
+
+    Exposes the current trials' layouts: `grids` (uint8 [num_envs, 2*size+1, 2*size+1]; 0 open, 1 wall,
+    2 goal; cell (r, c) is square (2r+1, 2c+1)), `start_cells`, `goal_cells`, `agent_cells`
+    (int [num_envs, 2], (row, column) of a cell) and `headings` (int [num_envs]).
+    """
+
+    def __init__(self, num_envs: int = 1, preset: str = "small", size: int | None = None,
+                 episode_steps: int | None = None, episodes: int = 2, actions: str = "egocentric",
+                 view_size: int = 3, max_episode_steps: int | None = None):
+        num_envs = check_int("num_envs", num_envs, 1)
+        if max_episode_steps is not None:
+            raise ValueError(f"max_episode_steps={max_episode_steps!r} is not a maze option: the inner-"
+                             "episode cap is `episode_steps` (gymnasium.make takes max_episode_steps for a "
+                             "TimeLimit on the whole trial)")
+        preset = check_choice("preset", preset, tuple(PRESETS))
+        preset_size, preset_steps = PRESETS[preset]
+        self.size = check_int("size", preset_size if size is None else size, 2, " (cells per side)")
+        if episode_steps is None:
+            episode_steps = preset_steps
+        self.episode_steps = check_int("episode_steps", episode_steps, 1)
+        episodes = check_int("episodes", episodes, 1)
+        self.action_set = check_choice("actions", actions, ACTION_SETS)
+        self.view_size = check_int("view_size", view_size, 1, " and odd")
+        if view_size % 2 == 0:
+            raise ValueError(f"view_size={view_size!r} is invalid: expected an odd integer >= 1 (the agent "
+                             "is the centre of the view)")
+        self.egocentric = self.action_set == "egocentric"
+        window = 2 * self.view_size + 1
+        self._area = window * window
+        self._setup(num_envs, obs_dim=2 * self._area + 5, num_actions=3 if self.egocentric else 4,
+                    episodes=episodes, max_trial_steps=episodes * self.episode_steps)
+
+        # The maze lives in a padded square grid, one flat row per env: cell (r, c) is square
+        # (2r+1+pad, 2c+1+pad). The padding (walls) keeps every view window inside its own row, so moves and
+        # views are plain flat-index lookups. Positions are stored as flat indices into all rows at once.
+        n, pad = num_envs, self.view_size
+        self._pad = pad
+        self._width = width = 2 * self.size + 1 + 2 * pad
+        self._grid = np.full((n, width * width), WALL, np.uint8)
+        self._grid_flat = self._grid.reshape(-1)
+        self._row_base = np.arange(n, dtype=np.int64) * (width * width)
+        self._cell_square = [(2 * r + 1 + pad) * width + 2 * c + 1 + pad
+                             for r in range(self.size) for c in range(self.size)]
+        self._template = np.full(width * width, WALL, np.uint8)  # all cells open, all walls standing
+        self._template[self._cell_square] = OPEN
+        self._delta_list = [DR[d] * width + DC[d] for d in range(4)]
+        self._delta = np.array(self._delta_list, np.int64)
+        self._turn = np.array([0, -1, 1], np.int64)  # heading change of forward / left / right
+        # Indexed by bump + 2 * at_goal. Entry 3 is only read by a row that ended its trial at the goal and is
+        # stepped once more before its autoreset (that step is discarded).
+        self._reward_table = np.array([STEP_REWARD, STEP_REWARD + WALL_PENALTY, STEP_REWARD + GOAL_REWARD,
+                                       STEP_REWARD + GOAL_REWARD])
+        # Flat offsets of the view window's squares for each heading, the window turned with the agent:
+        # window square (i, j) (i < 0 ahead, j > 0 to the right) is maze offset rot_h(i, j).
+        i, j = np.meshgrid(np.arange(-pad, pad + 1), np.arange(-pad, pad + 1), indexing="ij")
+        i, j = i.reshape(-1), j.reshape(-1)
+        rotated = [(i, j), (j, -i), (-i, -j), (-j, i)]  # (row, column) offsets facing N, E, S, W
+        self._view_offsets = np.stack([dr * width + dc for dr, dc in rotated]).astype(np.int64)
+        self._eye4 = np.eye(4, dtype=np.float32)
+        self._idx = np.zeros((n, self._area), np.int64)  # step buffers of _write_obs
+        self._squares = np.zeros((n, self._area), np.uint8)
+
+        self._pos = np.zeros(n, np.int64)
+        self._start = np.zeros(n, np.int64)
+        self._goal = np.zeros(n, np.int64)
+        self._heading = np.zeros(n, np.int64)
+        self._start_heading = np.zeros(n, np.int64)
+        self._shortest = np.zeros(n, np.int64)
+        self._success = np.zeros((n, episodes), bool)
+
+    # ---- layouts, for tests, evaluation and rendering ------------------------------------------------------
+
+    @property
+    def grids(self) -> np.ndarray:
+        full = 2 * self.size + 1
+        grids = self._grid.reshape(self.num_envs, self._width, self._width)
+        return grids[:, self._pad: self._pad + full, self._pad: self._pad + full].copy()
+
+    def _cells(self, flat: np.ndarray) -> np.ndarray:
+        local = flat - self._row_base
+        return np.stack([(local // self._width - self._pad) // 2, (local % self._width - self._pad) // 2], 1)
+
+    @property
+    def start_cells(self) -> np.ndarray:
+        return self._cells(self._start)
+
+    @property
+    def goal_cells(self) -> np.ndarray:
+        return self._cells(self._goal)
+
+    @property
+    def agent_cells(self) -> np.ndarray:
+        return self._cells(self._pos)
+
+    @property
+    def headings(self) -> np.ndarray:
+        return self._heading.copy()
+
+    # ---- task hooks ---------------------------------------------------------------------------------------
+
+    def _new_trials(self, rows: np.ndarray) -> None:
+        size, cells = self.size, self.size * self.size
+        squares, delta = self._cell_square, self._delta_list
+        for i in rows:
+            uniforms = self._rngs[i].random(cells + 3).tolist()
+            passages, start, goal, heading = random_maze(size, uniforms)
+            grid = self._grid[i]
+            grid[:] = self._template
+            grid[[squares[c] + delta[d] for c, d in passages]] = OPEN
+            grid[squares[goal]] = GOAL
+            base = int(self._row_base[i])
+            self._start[i] = self._pos[i] = base + squares[start]
+            self._goal[i] = base + squares[goal]
+            self._start_heading[i] = self._heading[i] = heading
+            self._shortest[i] = shortest_path_length(size, passages, start, goal, heading, self.egocentric)
+        self._success[rows] = False
+        self._write_obs(rows)
+
+    def _write_obs(self, rows: np.ndarray | None = None) -> None:
+        """Write the observation (all but the flag) of `rows`, or of every row if None."""
+        area = self._area
+        if rows is None:
+            # Every step: preallocated buffers, as fresh ~400 kB temporaries per step cost more than the
+            # arithmetic (the allocator hands them back to the OS and faults them in again).
+            pos, heading, idx, squares, obs = self._pos, self._heading, self._idx, self._squares, self._obs
+            if self.egocentric:
+                np.take(self._view_offsets, heading, axis=0, out=idx)
+            else:
+                idx[:] = self._view_offsets[0]
+            np.add(idx, pos[:, None], out=idx)
+            np.take(self._grid_flat, idx, out=squares)
+            np.equal(squares, WALL, out=obs[:, :area])
+            np.equal(squares, GOAL, out=obs[:, area: 2 * area])
+            obs[:, 2 * area: 2 * area + 4] = self._eye4[heading]
+            return
+        pos, heading = self._pos[rows], self._heading[rows]
+        offsets = self._view_offsets[heading] if self.egocentric else self._view_offsets[0]
+        squares = self._grid_flat.take(pos[:, None] + offsets)
+        self._obs[rows, :area] = squares == WALL
+        self._obs[rows, area: 2 * area] = squares == GOAL
+        self._obs[rows, 2 * area: 2 * area + 4] = self._eye4[heading]
+
+    def _task_step(self, actions: np.ndarray):
+        if self.egocentric:
+            self._heading = heading = (self._heading + self._turn.take(actions)) & 3
+            delta = self._delta.take(heading)
+            forward = actions == 0
+            blocked = self._grid_flat.take(self._pos + delta) == WALL
+            bump = forward & blocked
+            self._pos += np.where(forward & ~blocked, 2 * delta, 0)
+        else:
+            self._heading = actions.copy()
+            delta = self._delta.take(actions)
+            bump = self._grid_flat.take(self._pos + delta) == WALL
+            self._pos += np.where(bump, 0, 2 * delta)
+        at_goal = self._pos == self._goal
+        reward = self._reward_table.take(bump + 2 * at_goal)
+        inner_done = at_goal | (self._ep_len >= self.episode_steps - 1)  # _ep_len: steps before this one
+        self._write_obs()
+        return reward, inner_done
+
+    def _end_inner_episodes(self, rows: np.ndarray, continuing: np.ndarray) -> None:
+        self._success[rows, self._ep_idx[rows]] = self._pos[rows] == self._goal[rows]
+        restart = rows[continuing]
+        self._pos[restart] = self._start[restart]
+        self._heading[restart] = self._start_heading[restart]
+        self._write_obs(restart)
+
+    def _task_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {"shortest_path": self._shortest[rows]}
+
+    def _final_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {"success": self._success[rows]}
+
+
+class MazeEnv(MetaEnv):
+    """One maze trial per episode; see the module docstring."""
+
+    vector_class = MazeVectorEnv
+
+    def __init__(self, preset: str = "small", size: int | None = None, episode_steps: int | None = None,
+                 episodes: int = 2, actions: str = "egocentric", view_size: int = 3,
+                 max_episode_steps: int | None = None):
+        super().__init__(preset=preset, size=size, episode_steps=episode_steps, episodes=episodes,
+                         actions=actions, view_size=view_size, max_episode_steps=max_episode_steps)
