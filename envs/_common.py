@@ -15,9 +15,10 @@ a one-row instance of it, so the two cannot drift apart. A subclass describes on
 - `_task_info(rows) -> {key: array [len(rows), ...]}`: the task-level info (in `reset` and at trial end);
   `_final_info(rows)` may add trial-end keys.
 
-The base class keeps the trial bookkeeping (returns, inner-episode lengths and index, the flag, autoreset)
-and builds `info` in Gymnasium's vector convention, the same arrays and masks `SyncVectorEnv` would build from
-the single envs' dicts.
+Hooks may read `self._ep_len` (steps taken in the current inner episode, not counting the step being
+taken) and `self._ep_idx` (the current inner episode's index). The base class keeps the trial bookkeeping
+(returns, inner-episode lengths and index, the flag, autoreset) and builds `info` in Gymnasium's vector
+convention: the same arrays and masks `SyncVectorEnv` would build from the single envs' dicts.
 """
 
 from __future__ import annotations

@@ -23,9 +23,11 @@ from envs._common import MetaEnv, MetaVectorEnv, check_int
 def optimal_values(mu: np.ndarray, probs: np.ndarray, horizon: int) -> np.ndarray:
     """Finite-horizon value iteration: V*_0 (float64 [m, S]) of `horizon`-step episodes, for m MDPs with
     mean rewards `mu` [m, S, A] and transitions `probs` [m, S, A, S]."""
-    values = np.zeros(mu.shape[:2])
+    m, states, actions = mu.shape
+    rows = probs.reshape(m, states * actions, states)  # one batched matrix-vector product per step
+    values = np.zeros((m, states))
     for _ in range(horizon):
-        q = mu + (probs @ values[:, None, :, None])[..., 0]  # [m, S, A]
+        q = mu + (rows @ values[:, :, None]).reshape(m, states, actions)
         values = q.max(axis=-1)
     return values
 
