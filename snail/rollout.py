@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import envs  # noqa: F401  (registers the snail/ env ids)
 from snail.ppo import TrialBatch
 
 # What the envs report in `info` on the last step of a trial (docs/interfaces.md); each env sends a subset.
@@ -20,7 +21,7 @@ def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict) -> gym.vector.
 
 
 def record_finished_trials(info: dict, rows: np.ndarray, store: dict[str, np.ndarray]) -> None:
-    """Copy the trial-end `info` entries of `rows` (bool [n]) into `store` (arrays [n, ...], made on demand)."""
+    """Copy the trial-end `info` entries of `rows` (bool [n]) into `store` (arrays [n, ...], made on use)."""
     for key in TRIAL_INFO_KEYS:
         if key not in info:
             continue
@@ -31,16 +32,16 @@ def record_finished_trials(info: dict, rows: np.ndarray, store: dict[str, np.nda
 
 
 @torch.no_grad()
-def collect_trials(agent, envs: gym.vector.VectorEnv, seed: int, generator: torch.Generator | None = None,
+def collect_trials(agent, vec_env: gym.vector.VectorEnv, seed: int, generator: torch.Generator | None = None,
                    greedy: bool = False) -> tuple[TrialBatch, dict[str, np.ndarray]]:
     """Run one whole trial in every env row, sampling actions from `agent` (or taking the argmax if `greedy`).
 
     The env is reset with `seed` (row i gets seed + i), so the tasks are a function of the seed alone.
     Returns the TrialBatch (on the agent's device) and the trial-end info of every row ([num_envs, ...]).
     """
-    num_envs, max_steps = envs.num_envs, envs.unwrapped.max_trial_steps
+    num_envs, max_steps = vec_env.num_envs, vec_env.unwrapped.max_trial_steps
     device = next(agent.parameters()).device
-    obs_np, _ = envs.reset(seed=seed)
+    obs_np, _ = vec_env.reset(seed=seed)
 
     obs = torch.zeros((num_envs, max_steps, *obs_np.shape[1:]), dtype=torch.float32)
     actions = torch.zeros((num_envs, max_steps), dtype=torch.int64)
@@ -69,7 +70,7 @@ def collect_trials(agent, envs: gym.vector.VectorEnv, seed: int, generator: torc
         values[:, t] = value.cpu()
         mask[:, t] = torch.from_numpy(in_trial)
 
-        obs_np, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
+        obs_np, reward, terminated, truncated, info = vec_env.step(action.cpu().numpy())
         rewards[:, t] = torch.from_numpy(np.asarray(reward, dtype=np.float32))
         finished = in_trial & (terminated | truncated)
         if finished.any():

@@ -21,7 +21,7 @@ MODELS = ["snail", "transformer", "lstm", "tc_only", "attn_only"]
 # Small enough that a run of a few updates takes a second or two.
 TINY = {
     "bandit": ["env.pulls=10"],
-    "maze": ["env.size=3", "env.max_episode_steps=12"],
+    "maze": ["env.size=3", "env.episode_steps=12"],
     "tabular_mdp": ["env.episodes=2"],
 }
 
