@@ -7,9 +7,10 @@ Contract (docs/interfaces.md):
     logits [B, A], values [B], state = agent.step(obs [B, D], prev_action [B], prev_reward [B], state,
                                                   reset [B])
 
-The step state is a dict of tensors the caller treats as opaque: {"t": [B] int64 time index of each row within
-its trial, "policy": the policy network's caches, "value": the value network's (None with a shared trunk)}.
-`step` updates the caches in place and returns the state to use next.
+The step state is a dict the caller treats as opaque: {"t": [B] int64 time index of each row within its trial,
+"tick": int, steps taken, "policy": the policy network's caches (lists of tensors), "value": the value
+network's (None with a shared trunk)}. Everything lives on the agent's device. `step` updates the caches in
+place and returns the state to use next.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from snail.blocks import Clock
 from snail.models import MODEL_CONFIGS
 
 
@@ -98,7 +100,7 @@ class Agent(nn.Module):
     def initial_state(self, batch_size: int) -> dict:
         p = next(self.parameters())
         value = None if self.shared_trunk else self.value_net.initial_state(batch_size, p.device, p.dtype)
-        return {"t": torch.zeros(batch_size, dtype=torch.int64, device=p.device),
+        return {"t": torch.zeros(batch_size, dtype=torch.int64, device=p.device), "tick": 0,
                 "policy": self.policy_net.initial_state(batch_size, p.device, p.dtype), "value": value}
 
     def step(self, obs, prev_action, prev_reward, state: dict, reset):
@@ -109,14 +111,15 @@ class Agent(nn.Module):
         if self.step_limit is not None and span > self.step_limit:
             raise ValueError(f"step {span - 1} of a trial is past this agent's max_len={self.max_len}; "
                              "reset those rows first (the caches hold max_len steps)")
+        clock = Clock(t, span, state["tick"])
         x = self.policy_encoder.features(obs, prev_action, prev_reward, reset)  # [B, D + A + 1]
-        h, policy_state = self.policy_net.step(self.policy_encoder(x), state["policy"], t, span)
+        h, policy_state = self.policy_net.step(self.policy_encoder(x), state["policy"], clock)
         value_state = None
         if self.shared_trunk:
             hv = h
         else:
-            hv, value_state = self.value_net.step(self.value_encoder(x), state["value"], t, span)
-        state = {"t": t + 1, "policy": policy_state, "value": value_state}
+            hv, value_state = self.value_net.step(self.value_encoder(x), state["value"], clock)
+        state = {"t": t + 1, "tick": state["tick"] + 1, "policy": policy_state, "value": value_state}
         return self.policy_head(h), self.value_head(hv).squeeze(-1), state
 
 

@@ -1,9 +1,9 @@
 """SNAIL building blocks (Mishra et al. 2018, §3.1), each with a parallel `forward` and a cached `step`.
 
 Layout is channel-last everywhere: `forward` takes [batch, time, channels], `step` takes [batch, channels] for
-one time step plus the block's cache and `t` [batch], each row's time index within its own trial (rows may be
-at different steps). A row with t = 0 starts a new trial: caches are never cleared, entries written before the
-row's current trial are masked out by time, so a reset costs nothing.
+one time step, the block's cache and a `Clock`: `t` [batch], each row's time index within its own trial (rows
+may be at different steps). A row with t = 0 starts a new trial: caches are never cleared, entries written
+before the row's current trial are masked out by time, so a reset costs nothing.
 
 `step` updates its cache in place and returns it; rollouts call it under `torch.no_grad()`.
 """
@@ -11,10 +11,20 @@ row's current trial are masked out by time, so a reset costs nothing.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+@dataclass
+class Clock:
+    """Where the rows of a batch are at this step."""
+
+    t: torch.Tensor  # [B] int64: each row's time index within its trial (0 = the trial's first step)
+    span: int  # max(t) + 1: the cache positions in use
+    tick: int  # steps taken with this state so far; every row takes every step, so rings share a position
 
 
 def shift_in_time(x: torch.Tensor, d: int) -> torch.Tensor:
@@ -25,19 +35,18 @@ def shift_in_time(x: torch.Tensor, d: int) -> torch.Tensor:
     return torch.cat([x.new_zeros(B, d, C), x[:, : T - d]], dim=1)
 
 
-def gate_sigmoids(pre: torch.Tensor) -> torch.Tensor:
-    """pre [..., 2F] = (xf, xg) -> (sigmoid(2 xf), sigmoid(xg)): tanh(xf) = 2 sigmoid(2 xf) - 1, and one
-    sigmoid over both halves is several times faster on CPU than torch.tanh."""
-    F_ = pre.shape[-1] // 2
-    scale = pre.new_ones(2 * F_)
-    scale[:F_] = 2.0
-    return torch.sigmoid(pre * scale)
+def gate_scale(filters: int) -> torch.Tensor:
+    """[2F]: 2 for the xf half and 1 for the xg half of a dense block's pre-activations (see `gates`)."""
+    return torch.cat([torch.full((filters,), 2.0), torch.ones(filters)])
 
 
-def gated_activation(sig: torch.Tensor) -> torch.Tensor:
-    """sig = gate_sigmoids(pre) [..., 2F] -> tanh(xf) * sigmoid(xg) [..., F]."""
-    s_f, s_g = sig.chunk(2, dim=-1)
-    return (2.0 * s_f - 1.0) * s_g
+def gates(pre: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """pre [..., 2F] = (xf, xg) -> tanh(xf), sigmoid(xg), each [..., F].
+
+    tanh(xf) = 2 sigmoid(2 xf) - 1: one sigmoid over both halves is several times faster than torch.tanh on
+    CPU (scaling by 2 is exact)."""
+    s_f, s_g = torch.sigmoid(pre * scale).chunk(2, dim=-1)
+    return 2.0 * s_f - 1.0, s_g
 
 
 class CausalConv(nn.Module):
@@ -46,7 +55,8 @@ class CausalConv(nn.Module):
     Written as one matmul from `in_ch` to both taps' outputs (2 * out_ch), after which only the past tap's
     half is shifted d steps in time: on CPU this beats conv1d (no [B, C, T] transposes) and Linear on
     cat(x_t, x_{t-d}) (which copies the wide input). The step cache is a ring buffer of the last d values of
-    W_past x, [B, d, out_ch], narrower than the inputs themselves.
+    W_past x, [B, d, out_ch], narrower than the inputs themselves; slot tick % d holds the value of d steps
+    ago.
     """
 
     def __init__(self, in_ch: int, out_ch: int, dilation: int):
@@ -66,13 +76,13 @@ class CausalConv(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return torch.zeros(batch_size, self.dilation, self.out_ch, device=device, dtype=dtype)
 
-    def step(self, x: torch.Tensor, ring: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [B, in], ring [B, d, out] (slot t % d holds W_past x_{t-d}), t [B] -> y [B, out], ring."""
+    def step(self, x: torch.Tensor, ring: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, torch.Tensor]:
+        """x [B, in], ring [B, d, out] -> y [B, out], ring."""
         z = F.linear(x, self.weight)  # [B, 2 * out]
         now, past = z.split(self.out_ch, dim=-1)
-        rows, slot = torch.arange(x.shape[0], device=x.device), t % self.dilation
-        prev = torch.where((t >= self.dilation)[:, None], ring[rows, slot], 0.0)  # [B, out]; 0 before t = d
-        ring[rows, slot] = past
+        slot = clock.tick % self.dilation
+        prev = torch.where((clock.t >= self.dilation)[:, None], ring[:, slot], 0.0)  # W_past x_{t-d} or 0
+        ring[:, slot] = past
         return now + self.bias + prev, ring
 
 
@@ -83,9 +93,11 @@ class DenseBlock(nn.Module):
         super().__init__()
         self.in_ch, self.out_ch = in_ch, in_ch + filters
         self.conv = CausalConv(in_ch, 2 * filters, dilation)  # xf and xg from one convolution
+        self.register_buffer("gate_scale", gate_scale(filters), persistent=False)
 
     def activation(self, pre: torch.Tensor) -> torch.Tensor:  # [..., 2F] -> tanh(xf) * sigmoid(xg) [..., F]
-        return gated_activation(gate_sigmoids(pre))
+        tanh_f, sigmoid_g = gates(pre, self.gate_scale)
+        return tanh_f * sigmoid_g
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, in + filters]
         return torch.cat([x, self.activation(self.conv(x))], dim=-1)
@@ -93,8 +105,8 @@ class DenseBlock(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return self.conv.initial_state(batch_size, device, dtype)
 
-    def step(self, x, state, t, span):  # [B, in] -> [B, in + filters]
-        a, state = self.conv.step(x, state, t)
+    def step(self, x, state, clock: Clock):  # [B, in] -> [B, in + filters]
+        a, state = self.conv.step(x, state, clock)
         return torch.cat([x, self.activation(a)], dim=-1), state
 
 
@@ -111,7 +123,8 @@ class TCBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, out]
         params = [p for block in self.blocks for p in (block.conv.weight, block.conv.bias)]
-        return DenseStack.apply(x, [block.conv.dilation for block in self.blocks], *params)
+        dilations = [block.conv.dilation for block in self.blocks]
+        return DenseStack.apply(x, dilations, self.blocks[0].gate_scale, *params)
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The same as `forward`, by plain autograd through DenseBlock.forward (slower: see DenseStack)."""
@@ -122,9 +135,9 @@ class TCBlock(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list[torch.Tensor]:
         return [block.initial_state(batch_size, device, dtype) for block in self.blocks]
 
-    def step(self, x, state, t, span):
+    def step(self, x, state, clock: Clock):
         for i, block in enumerate(self.blocks):
-            x, state[i] = block.step(x, state[i], t, span)
+            x, state[i] = block.step(x, state[i], clock)
         return x, state
 
 
@@ -135,50 +148,65 @@ class DenseStack(torch.autograd.Function):
     in backward adds the wide input gradients of every block; both are memory-bound passes over [B, T, C]
     that cost about a quarter of a training pass of the bandit preset on CPU. Here each block reads its input
     as a view of the buffer's first channels and writes its activation into the next slice; in backward each
-    block's input gradient is accumulated into the gradient buffer by the matmul itself (addmm_, beta = 1).
-    Tested against TCBlock.forward_reference.
+    block's input gradient is accumulated into the gradient buffer by the matmul itself (addmm_, beta = 1),
+    and the gates' derivatives, kept from forward, take one multiply. Checked against forward_reference.
+
+    Under autocast (e.g. bf16 on CPU) the buffers and matmuls use the autocast dtype, the gates and their
+    derivatives are computed in float32, and the parameter gradients are returned in the parameters' dtype.
     """
 
     @staticmethod
-    def forward(ctx, x, dilations, *params):  # x [B, T, C_in]; params: weight_0, bias_0, weight_1, ...
-        B, T, c_in = x.shape
-        filters = params[1].shape[0] // 2
-        out = x.new_empty(B, T, c_in + len(dilations) * filters)
-        out[..., :c_in] = x
-        flat = out.view(B * T, -1)  # [BT, C_out]
-        sigmoids = []
-        for j, (d, w, b) in enumerate(zip(dilations, params[0::2], params[1::2], strict=True)):
-            c = c_in + j * filters
-            z = (flat[:, :c] @ w.t()).view(B, T, 4 * filters)  # both taps of xf and xg
-            pre = z[..., : 2 * filters] + b + shift_in_time(z[..., 2 * filters:], d)  # [B, T, 2F]
-            sig = gate_sigmoids(pre)  # [B, T, 2F]
-            out[..., c: c + filters] = gated_activation(sig)
-            sigmoids.append(sig)
-        ctx.dilations, ctx.c_in, ctx.filters = dilations, c_in, filters
-        ctx.save_for_backward(out, *sigmoids, *params)
+    def forward(ctx, x, dilations, scale, *params):  # x [B, T, C_in]; params: weight_0, bias_0, weight_1, ...
+        device = x.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+        keep = any(ctx.needs_input_grad)
+        with torch.autocast(device, enabled=False):
+            B, T, c_in = x.shape
+            F_ = params[1].shape[0] // 2  # filters
+            out = x.new_empty(B, T, c_in + len(dilations) * F_, dtype=dtype)
+            out[..., :c_in] = x
+            flat = out.view(B * T, -1)  # [BT, C_out]
+            derivatives = []
+            for j, (d, w, b) in enumerate(zip(dilations, params[0::2], params[1::2], strict=True)):
+                c = c_in + j * F_
+                z = (flat[:, :c] @ w.to(dtype).t()).view(B, T, 4 * F_)  # [current tap; past tap] x (xf, xg)
+                pre = z[..., : 2 * F_] + b  # [B, T, 2F], float32
+                if d < T:
+                    pre[:, d:] += z[:, : T - d, 2 * F_:]  # the past tap, d steps later
+                tanh_f, sigmoid_g = gates(pre, scale)  # [B, T, F] each
+                a = out[..., c: c + F_]
+                torch.mul(tanh_f, sigmoid_g, out=a)
+                if keep:  # d a / d xf = sigmoid_g (1 - tanh_f^2), d a / d xg = a (1 - sigmoid_g)
+                    a = a.to(pre.dtype)  # float32 under autocast
+                    derivatives.append(torch.cat([sigmoid_g - a * tanh_f, a - a * sigmoid_g], dim=-1))
+        ctx.dilations, ctx.c_in, ctx.filters, ctx.x_dtype = dilations, c_in, F_, x.dtype
+        ctx.save_for_backward(out, *derivatives, *params)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         out, *saved = ctx.saved_tensors
-        n, c_in, filters = len(ctx.dilations), ctx.c_in, ctx.filters
-        sigmoids, params = saved[:n], saved[n:]
+        n, c_in, F_ = len(ctx.dilations), ctx.c_in, ctx.filters
+        derivatives, params = saved[:n], saved[n:]
         B, T, c_out = out.shape
-        grad = grad_out.clone(memory_format=torch.contiguous_format)  # accumulates input gradients in place
-        grad_flat, flat = grad.view(B * T, c_out), out.view(B * T, c_out)
-        param_grads = [None] * len(params)
-        for j in reversed(range(n)):
-            c, d, w = c_in + j * filters, ctx.dilations[j], params[2 * j]
-            s_f, sg = sigmoids[j].chunk(2, dim=-1)
-            tf = 2.0 * s_f - 1.0  # tanh(xf)
-            g = grad[..., c: c + filters]  # gradient of this block's activation, complete by now
-            g_pre = torch.cat([g * sg * (1 - tf * tf), g * tf * sg * (1 - sg)], dim=-1)  # [B, T, 2F]
-            g_past = torch.zeros_like(g_pre) if d >= T else F.pad(g_pre[:, d:], (0, 0, 0, d))  # shifted back
-            g_z = torch.cat([g_pre, g_past], dim=-1).view(B * T, 4 * filters)
-            param_grads[2 * j] = g_z.t() @ flat[:, :c]  # [4F, c]
-            param_grads[2 * j + 1] = g_pre.sum(dim=(0, 1))
-            grad_flat[:, :c].addmm_(g_z, w)  # input gradient, accumulated in the buffer
-        return grad[..., :c_in], None, *param_grads
+        with torch.autocast(out.device.type, enabled=False):
+            grad = grad_out.to(out.dtype, memory_format=torch.contiguous_format, copy=True)  # accumulates
+            grad_flat, flat = grad.view(B * T, c_out), out.view(B * T, c_out)
+            g_z = out.new_empty(B, T, 4 * F_)  # gradient of both taps' pre-activations
+            param_grads = [None] * len(params)
+            for j in reversed(range(n)):
+                c, d, w = c_in + j * F_, ctx.dilations[j], params[2 * j]
+                g = grad[..., c: c + F_]  # gradient of this block's activation, complete by now
+                g_now = g_z[..., : 2 * F_]
+                torch.mul(g.unsqueeze(-2), derivatives[j].view(B, T, 2, F_), out=g_now.view(B, T, 2, F_))
+                g_z[:, max(T - d, 0):, 2 * F_:] = 0.0
+                if d < T:
+                    g_z[:, : T - d, 2 * F_:] = g_now[:, d:]  # the past tap's gradient, d steps earlier
+                g_z2 = g_z.view(B * T, 4 * F_)
+                param_grads[2 * j] = (g_z2.t() @ flat[:, :c]).to(w.dtype)  # [4F, c]
+                param_grads[2 * j + 1] = g_now.sum(dim=(0, 1), dtype=derivatives[j].dtype).to(w.dtype)
+                grad_flat[:, :c].addmm_(g_z2, w.to(out.dtype))  # input gradient, accumulated in the buffer
+        return grad[..., :c_in].to(ctx.x_dtype), None, None, *param_grads
 
 
 class AttentionBlock(nn.Module):
@@ -203,11 +231,11 @@ class AttentionBlock(nn.Module):
         return [torch.zeros(batch_size, self.max_len, self.key_size, device=device, dtype=dtype),
                 torch.zeros(batch_size, self.max_len, self.value_size, device=device, dtype=dtype)]
 
-    def step(self, x, state, t, span):
-        """x [B, in], state [keys [B, L, K], values [B, L, V]], t [B], span = max(t) + 1 -> [B, in + V]."""
+    def step(self, x, state, clock: Clock):
+        """x [B, in], state [keys [B, L, K], values [B, L, V]] -> [B, in + V]."""
         keys, values = state
         q, k, v = self.qkv(x).split([self.key_size, self.key_size, self.value_size], dim=-1)
-        rows = torch.arange(x.shape[0], device=x.device)
+        rows, t, span = torch.arange(x.shape[0], device=x.device), clock.t, clock.span
         keys[rows, t], values[rows, t] = k, v
         read = cached_attention(q[:, None], keys[:, None, :span], values[:, None, :span], t)  # [B, 1, V]
         return torch.cat([x, read.squeeze(1)], dim=-1), state

@@ -5,8 +5,8 @@ Every sequence model maps per-step embeddings to per-step features and has:
     in_dim, out_dim, max_len (None: no limit on the trial length)
     forward(x [B, T, in_dim]) -> [B, T, out_dim]                      parallel in time
     initial_state(batch_size, device, dtype) -> state                 lists / tuples of tensors
-    step(x [B, in_dim], state, t [B], span) -> ([B, out_dim], state)
-        one step; t = each row's time index (t = 0 starts a trial), span = max(t) + 1
+    step(x [B, in_dim], state, clock) -> ([B, out_dim], state)
+        one step; clock.t [B] = each row's time index (t = 0 starts a trial), see blocks.Clock
 `python -m snail.models` prints the parameter count of every preset.
 """
 
@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from snail.blocks import AttentionBlock, TCBlock, cached_attention
+from snail.blocks import AttentionBlock, Clock, TCBlock, cached_attention
 
 # ----------------------------------------------------------------------------------------------- configs
 
@@ -205,9 +205,9 @@ class SnailNet(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list:
         return [layer.initial_state(batch_size, device, dtype) for layer in self.layers]
 
-    def step(self, x, state, t, span):  # [B, in_dim] -> [B, out_dim]
+    def step(self, x, state, clock: Clock):  # [B, in_dim] -> [B, out_dim]
         for i, layer in enumerate(self.layers):
-            x, state[i] = layer.step(x, state[i], t, span)
+            x, state[i] = layer.step(x, state[i], clock)
         return x, state
 
 
@@ -228,12 +228,12 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, hd]
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # [B, T, C]
 
-    def step(self, x, cache, t, span):
-        """x [B, C], cache [keys, values] each [B, H, max_len, hd], t [B] -> [B, C]."""
+    def step(self, x, cache, clock: Clock):
+        """x [B, C], cache [keys, values] each [B, H, max_len, hd] -> [B, C]."""
         B, C = x.shape
         q, k, v = self.qkv(x).view(B, 3, self.n_heads, self.head_dim).unbind(1)  # [B, H, hd]
         keys, values = cache
-        rows = torch.arange(B, device=x.device)
+        rows, t, span = torch.arange(B, device=x.device), clock.t, clock.span
         keys[rows, :, t], values[rows, :, t] = k, v
         y = cached_attention(q, keys[:, :, :span], values[:, :, :span], t)  # [B, H, hd]
         return self.proj(y.reshape(B, C)), cache
@@ -250,8 +250,8 @@ class TransformerLayer(nn.Module):
         x = x + self.attn(self.ln1(x))
         return x + self.mlp(self.ln2(x))
 
-    def step(self, x, cache, t, span):
-        a, cache = self.attn.step(self.ln1(x), cache, t, span)
+    def step(self, x, cache, clock: Clock):
+        a, cache = self.attn.step(self.ln1(x), cache, clock)
         x = x + a
         return x + self.mlp(self.ln2(x)), cache
 
@@ -276,10 +276,10 @@ class TransformerNet(nn.Module):
         shape = (batch_size, self.cfg.n_heads, self.max_len, self.cfg.d_model // self.cfg.n_heads)
         return [[torch.zeros(shape, device=device, dtype=dtype) for _ in range(2)] for _ in self.layers]
 
-    def step(self, x, state, t, span):  # [B, d] -> [B, d]
-        x = x + self.pos[t]
+    def step(self, x, state, clock: Clock):  # [B, d] -> [B, d]
+        x = x + self.pos[clock.t]
         for i, layer in enumerate(self.layers):
-            x, state[i] = layer.step(x, state[i], t, span)
+            x, state[i] = layer.step(x, state[i], clock)
         return self.ln_f(x), state
 
 
@@ -300,8 +300,8 @@ class RecurrentNet(nn.Module):
         n = 2 if isinstance(self.rnn, nn.LSTM) else 1
         return [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n)]  # [h] or [h, c]
 
-    def step(self, x, state, t, span):  # [B, in] -> [B, hidden]
-        fresh = (t == 0)[None, :, None]  # rows starting a trial begin from zeros
+    def step(self, x, state, clock: Clock):  # [B, in] -> [B, hidden]
+        fresh = (clock.t == 0)[None, :, None]  # rows starting a trial begin from zeros
         state = [torch.where(fresh, 0.0, s) for s in state]
         y, h = self.rnn(x[:, None], tuple(state) if len(state) == 2 else state[0])  # y [B, 1, hidden]
         return y[:, 0], list(h) if len(state) == 2 else [h]
