@@ -23,13 +23,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import gymnasium as gym
 import numpy as np
 
-import envs as _envs  # noqa: F401  (registers the snail/* env ids)
+from snail.rollout import make_vector_env, record_finished_trials
 
-# Held-out evaluation tasks come from env seeds at or above this; training uses seeds below it
-# (the same constant as snail.train.EVAL_SEED_OFFSET).
+# Held-out evaluation tasks come from env seeds at or above this; training (snail.train) uses seeds below it.
 EVAL_SEED_OFFSET = 10**9
 # Baseline hyperparameters are tuned on tasks from seeds at or above this, disjoint from evaluation seeds
 # as long as an evaluation uses fewer than 10**9 trials.
@@ -41,9 +39,6 @@ ENV_IDS = {
     "tabular_mdp": "snail/TabularMDP-v0",
 }
 
-# What the envs report in `info` on a trial's last step (docs/interfaces.md); each env sends a subset.
-TRIAL_INFO_KEYS = ("trial_return", "episode_returns", "episode_lengths", "success", "optimal_return",
-                   "shortest_path", "arm_probs")
 
 
 def env_id_of(env_name: str) -> str:
@@ -85,7 +80,7 @@ def run_trials(policy, env_id: str, env_kwargs: Mapping | None = None, num_trial
         raise ValueError(f"num_trials must be >= 1, got {num_trials}")
     set_task = getattr(policy, "set_task", None)
 
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+    envs = make_vector_env(env_id, num_envs, env_kwargs)
     try:
         max_steps = int(envs.unwrapped.max_trial_steps)
         rounds = math.ceil(num_trials / num_envs)
@@ -129,11 +124,7 @@ def run_trials(policy, env_id: str, env_kwargs: Mapping | None = None, num_trial
                 done = np.asarray(terminated) | np.asarray(truncated)
                 finished = in_trial & done
                 if finished.any():
-                    for key in TRIAL_INFO_KEYS:
-                        if key in info:
-                            value = np.asarray(info[key])
-                            end_info.setdefault(key, np.zeros_like(value))
-                            end_info[key][finished] = value[finished]
+                    record_finished_trials(info, finished, end_info)
                     in_trial &= ~finished
                 if not in_trial.any():
                     break

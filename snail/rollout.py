@@ -32,9 +32,9 @@ def record_finished_trials(info: dict, rows: np.ndarray, store: dict[str, np.nda
 
 
 @torch.no_grad()
-def collect_trials(agent, vec_env: gym.vector.VectorEnv, seed: int, generator: torch.Generator | None = None,
-                   greedy: bool = False) -> tuple[TrialBatch, dict[str, np.ndarray]]:
-    """Run one whole trial in every env row, sampling actions from `agent` (or taking the argmax if `greedy`).
+def collect_trials(agent, vec_env: gym.vector.VectorEnv, seed: int, generator: torch.Generator | None = None
+                   ) -> tuple[TrialBatch, dict[str, np.ndarray]]:
+    """Run one whole trial in every env row, sampling actions from `agent`.
 
     The env is reset with `seed` (row i gets seed + i), so the tasks are a function of the seed alone.
     Returns the TrialBatch (on the agent's device) and the trial-end info of every row ([num_envs, ...]).
@@ -60,10 +60,7 @@ def collect_trials(agent, vec_env: gym.vector.VectorEnv, seed: int, generator: t
     for t in range(max_steps):
         obs_t = torch.from_numpy(obs_np).to(device)
         logits, value, state = agent.step(obs_t, prev_action, prev_reward, state, reset)  # [n, A], [n]
-        if greedy:
-            action = logits.argmax(-1)
-        else:
-            action = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
+        action = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
         obs[:, t] = obs_t.cpu()
         actions[:, t] = action.cpu()
         logprobs[:, t] = F.log_softmax(logits, -1).gather(-1, action[:, None]).squeeze(-1).cpu()

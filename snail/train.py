@@ -25,11 +25,10 @@ from tqdm import tqdm
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snail.config import dataclass_from_mapping
+from snail.evaluation import EVAL_SEED_OFFSET, AgentPolicy, run_trials
 from snail.ppo import PPOConfig, ppo_update
 from snail.rollout import collect_trials, make_vector_env
 
-# Training tasks are drawn from seeds below this; held-out evaluation tasks from seeds at or above it.
-EVAL_SEED_OFFSET = 10**9
 # Spreads the training seeds of runs with different `seed` values far apart.
 _SEED_STRIDE = 10_000_019
 
@@ -126,7 +125,6 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
     if run_cfg.torch_threads:
         torch.set_num_threads(run_cfg.torch_threads)
     envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
-    eval_envs = make_vector_env(cfg.env.id, run_cfg.eval_trials, env_kwargs(cfg.env))
     obs_dim = envs.single_observation_space.shape[0]
     num_actions = int(envs.single_action_space.n)
     max_len = envs.unwrapped.max_trial_steps
@@ -134,7 +132,6 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
     agent = build_agent(cfg.model, obs_dim=obs_dim, num_actions=num_actions, max_len=max_len).to(device)
     optimizer = torch.optim.Adam(agent.parameters(), lr=ppo_cfg.lr, eps=1e-5)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    eval_generator = torch.Generator(device=device)
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -205,10 +202,11 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
 
             is_last = counters["env_steps"] >= run_cfg.total_env_steps
             if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
+                # The same held-out tasks every time (seeds from EVAL_SEED_OFFSET), so the curve compares.
                 agent.eval()
-                eval_generator.manual_seed(cfg.seed)
-                _, eval_info = collect_trials(agent, eval_envs, seed=EVAL_SEED_OFFSET, generator=eval_generator)
-                eval_metrics = trial_metrics(eval_info)
+                eval_policy = AgentPolicy(agent, num_envs=run_cfg.eval_trials, seed=cfg.seed)
+                eval_metrics = trial_metrics(run_trials(eval_policy, cfg.env.id, env_kwargs(cfg.env),
+                                                        num_trials=run_cfg.eval_trials))
                 scalars.update({f"eval/{k}": v for k, v in eval_metrics.items()})
                 if eval_metrics["trial_return"] > counters["best_eval_return"]:
                     counters["best_eval_return"] = eval_metrics["trial_return"]

@@ -127,7 +127,7 @@ def test_interrupted_run_checkpoints_and_resume_continues_the_same_curve(tmp_pat
     assert summary["updates"] == 5
     straight, resumed = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert [r["env_steps"] for r in resumed] == [r["env_steps"] for r in straight]
-    for a, b in zip(straight, resumed):
+    for a, b in zip(straight, resumed, strict=True):
         for key in ("train/trial_return", "losses/policy_loss", "losses/value_loss", "charts/learning_rate"):
             assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
 
