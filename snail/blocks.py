@@ -124,7 +124,7 @@ class TCBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, out]
         params = [p for block in self.blocks for p in (block.conv.weight, block.conv.bias)]
         dilations = [block.conv.dilation for block in self.blocks]
-        return DenseStack.apply(x, dilations, self.blocks[0].gate_scale, *params)
+        return DenseStack.apply(x, dilations, self.blocks[0].gate_scale, torch.is_grad_enabled(), *params)
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         """The same as `forward`, by plain autograd through DenseBlock.forward (slower: see DenseStack)."""
@@ -156,10 +156,10 @@ class DenseStack(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, dilations, scale, *params):  # x [B, T, C_in]; params: weight_0, bias_0, weight_1, ...
+    def forward(ctx, x, dilations, scale, grad_enabled, *params):  # x [B, T, C_in]; params: w0, b0, w1, ...
         device = x.device.type
         dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
-        keep = any(ctx.needs_input_grad)
+        keep = grad_enabled and any(ctx.needs_input_grad)
         with torch.autocast(device, enabled=False):
             B, T, c_in = x.shape
             F_ = params[1].shape[0] // 2  # filters
@@ -206,7 +206,7 @@ class DenseStack(torch.autograd.Function):
                 param_grads[2 * j] = (g_z2.t() @ flat[:, :c]).to(w.dtype)  # [4F, c]
                 param_grads[2 * j + 1] = g_now.sum(dim=(0, 1), dtype=derivatives[j].dtype).to(w.dtype)
                 grad_flat[:, :c].addmm_(g_z2, w.to(out.dtype))  # input gradient, accumulated in the buffer
-        return grad[..., :c_in].to(ctx.x_dtype), None, None, *param_grads
+        return grad[..., :c_in].to(ctx.x_dtype), None, None, None, *param_grads
 
 
 class AttentionBlock(nn.Module):

@@ -253,6 +253,22 @@ def test_fused_tc_block_matches_plain_autograd():
     assert torch.autograd.gradcheck(tc, (torch.randn(2, 5, 3, dtype=torch.double, requires_grad=True),))
 
 
+@pytest.mark.parametrize("arch", SMALL)
+def test_bf16_autocast_training_pass(arch):
+    agent = make_agent(SMALL[arch])
+    batch = random_inputs(3, MAX_LEN, OBS_DIM, ACTIONS)
+    with torch.no_grad():
+        logits32, values32 = agent(*batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, values = agent(*batch)
+    assert logits.dtype == values.dtype == torch.float32
+    torch.testing.assert_close(logits, logits32, rtol=0, atol=5e-2)
+    torch.testing.assert_close(values, values32, rtol=0, atol=5e-2)
+    (logits.square().mean() + values.square().mean()).backward()
+    for name, p in agent.named_parameters():
+        assert p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
+
+
 def test_first_step_ignores_prev_action_and_reward():
     agent = make_agent(SMALL["snail"])
     obs, prev_action, prev_reward = random_inputs(1, 5, OBS_DIM, ACTIONS)
