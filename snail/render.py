@@ -1,0 +1,358 @@
+"""Pictures of one trial: the path through a maze (PNG and animated GIF) and attention maps.
+
+    trial = record_trial(policy, "maze", env_kwargs, seed=0, trial=0)   # any run_trials policy
+    draw_maze_paths(trial, "maze_paths.png")     # one panel per inner episode: explore, then straight to goal
+    animate_maze(trial, "maze_paths.gif")        # the same, step by step (matplotlib's PillowWriter)
+    draw_attention(attention_maps(agent, trial), "attention.png", trial=trial)
+
+`python evaluate.py run=... render=true attention=true` calls these. Trial j is the task of env seed
+`EVAL_SEED_OFFSET + seed + j`, the j-th trial of the evaluation table (the agent's sampled actions may
+differ from the ones it took there: the picture samples with its own one-row generator).
+
+Attention maps are read without touching the models: forward hooks on the attention modules (SNAIL's
+`AttentionBlock`, the Transformer's `CausalSelfAttention`) capture their inputs during `agent.forward` on the
+recorded trial, and the probabilities softmax(q k^T / sqrt(d)) (causal) are recomputed from the module's own
+projections. Each recomputation is checked against the module's actual output, so a change in the models
+that this code does not follow fails loudly instead of drawing wrong pictures.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+
+from snail.blocks import AttentionBlock  # noqa: E402
+from snail.evaluation import EVAL_SEED_OFFSET, env_id_of  # noqa: E402
+from snail.models import CausalSelfAttention  # noqa: E402
+from snail.rollout import make_vector_env  # noqa: E402
+
+_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west (as in envs.maze)
+_WALL = 1
+
+
+# ---------------------------------------------------------------------------------------------- recording
+
+
+def record_trial(policy, env_id: str, env_kwargs: dict | None = None, seed: int = 0, trial: int = 0,
+                 seed_offset: int = EVAL_SEED_OFFSET) -> dict:
+    """Play one trial (the task of env seed `seed_offset + seed + trial`) with a one-row `policy` (anything
+    `run_trials` takes, built for num_envs=1) and record it.
+
+    Returns a dict: `seed`, `obs` [T, D], `prev_action` [T], `prev_reward` [T] (the agent's inputs, -1 / 0 at
+    the first step), `actions` [T], `rewards` [T], `episode` [T] (inner-episode index of each step); for a
+    maze also `grid` (squares: 0 open, 1 wall, 2 goal), `start`, `goal` (cells), `start_heading`,
+    `paths` (one [n_k + 1, 2] int array of cells per inner episode that started: the start cell, then the
+    cell after every step), `headings` (the same per episode, heading after each step), `success` (bool per
+    inner episode), `shortest_path`.
+    """
+    env_id = env_id_of(env_id)
+    envs = make_vector_env(env_id, 1, dict(env_kwargs or {}))
+    try:
+        u = envs.unwrapped
+        env_seed = int(seed_offset + seed + trial)
+        obs, info = envs.reset(seed=env_seed)
+        if getattr(policy, "set_task", None) is not None:
+            policy.set_task(info, np.arange(1), u)
+        maze = hasattr(u, "grids")
+        out: dict = {"seed": env_seed, "env_id": env_id}
+        if maze:
+            grid = u.grids[0]
+            start, goal, heading = u.start_cells[0].copy(), u.goal_cells[0].copy(), int(u.headings[0])
+            out.update(grid=grid, start=start, goal=goal, start_heading=heading, egocentric=bool(u.egocentric),
+                       shortest_path=int(np.asarray(info["shortest_path"])[0]))
+            paths, headings, success = [[start.copy()]], [[heading]], []
+        rec = {k: [] for k in ("obs", "prev_action", "prev_reward", "actions", "rewards", "episode")}
+        prev_action, prev_reward = np.full(1, -1, np.int64), np.zeros(1, np.float32)
+        reset, episode = np.ones(1, bool), 0
+        for _ in range(int(u.max_trial_steps)):
+            action = np.asarray(policy.act(obs, prev_action, prev_reward, reset), dtype=np.int64)
+            if maze:
+                cell, heading = u.agent_cells[0].copy(), int(u.headings[0])
+            rec["obs"].append(obs[0].copy())
+            rec["prev_action"].append(int(prev_action[0]))
+            rec["prev_reward"].append(float(prev_reward[0]))
+            rec["actions"].append(int(action[0]))
+            rec["episode"].append(episode)
+            obs, reward, terminated, truncated, info = envs.step(action)
+            rec["rewards"].append(float(reward[0]))
+            done = bool(terminated[0] or truncated[0])
+            ended = done or obs[0, -1] > 0.5  # the flag marks the first step of the next inner episode
+            if maze:
+                if ended:  # the env already put the agent back at the start: redo the move here
+                    reached = reward[0] > 0.5
+                    cell, heading = _move(grid, cell, heading, int(action[0]), u.egocentric)
+                    if reached:
+                        cell = goal.copy()
+                    success.append(bool(reached))
+                else:
+                    cell, heading = u.agent_cells[0].copy(), int(u.headings[0])
+                paths[-1].append(cell)
+                headings[-1].append(heading)
+                if ended and not done:
+                    paths.append([start.copy()])
+                    headings.append([int(out["start_heading"])])
+            if done:
+                break
+            if ended:
+                episode += 1
+            reset[:] = False
+            prev_action, prev_reward = action, np.asarray(reward, dtype=np.float32)
+        out.update({k: np.asarray(v) for k, v in rec.items()})
+        out["obs"] = out["obs"].astype(np.float32)
+        if maze:
+            out["paths"] = [np.asarray(p, dtype=np.int64) for p in paths]
+            out["headings"] = [np.asarray(h, dtype=np.int64) for h in headings]
+            out["success"] = np.asarray(success, dtype=bool)
+        return out
+    finally:
+        envs.close()
+
+
+def _move(grid, cell, heading: int, action: int, egocentric: bool):
+    """The cell and heading after `action` (as envs.maze moves), for the one step whose result the env hides."""
+    if egocentric:
+        heading = (heading + (0, -1, 1)[action]) % 4
+        moving = action == 0
+    else:
+        heading, moving = action, True
+    r, c = int(cell[0]), int(cell[1])
+    if moving and grid[2 * r + 1 + _DR[heading], 2 * c + 1 + _DC[heading]] != _WALL:
+        r, c = r + _DR[heading], c + _DC[heading]
+    return np.array([r, c]), heading
+
+
+# -------------------------------------------------------------------------------------------------- mazes
+
+
+def _draw_maze(ax, trial: dict) -> None:
+    grid = np.asarray(trial["grid"])
+    ax.imshow(grid == _WALL, cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest")
+    (sr, sc), (gr, gc) = trial["start"], trial["goal"]
+    ax.add_patch(plt.Rectangle((2 * sc + 0.5, 2 * sr + 0.5), 1, 1, color="tab:green", alpha=0.35, lw=0))
+    ax.add_patch(plt.Rectangle((2 * gc + 0.5, 2 * gr + 0.5), 1, 1, color="tab:red", alpha=0.35, lw=0))
+    ax.text(2 * sc + 1, 2 * sr + 1, "S", ha="center", va="center", fontsize=9, weight="bold", color="darkgreen")
+    ax.text(2 * gc + 1, 2 * gr + 1, "G", ha="center", va="center", fontsize=9, weight="bold", color="darkred")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _path_xy(path: np.ndarray) -> np.ndarray:
+    """Cells [n, 2] (row, col) -> plot coordinates [n, 2] (x, y) of the cell squares' centres."""
+    path = np.asarray(path)
+    return np.stack([2 * path[:, 1] + 1, 2 * path[:, 0] + 1], axis=1).astype(float)
+
+
+def _episode_title(trial: dict, k: int) -> str:
+    steps = len(trial["paths"][k]) - 1
+    if k < len(trial["success"]):
+        outcome = "reached the goal" if trial["success"][k] else "did not reach the goal"
+    else:
+        outcome = "trial ended"
+    return f"inner episode {k + 1}: {steps} steps, {outcome}\n(shortest path {trial['shortest_path']})"
+
+
+def draw_maze_paths(trial: dict, path: str | Path, episodes: tuple[int, ...] = (1, 2), title: str | None = None,
+                    panel_size: float = 4.0, dpi: int = 100) -> Path:
+    """One panel per inner episode in `episodes` (1-based, those that happened): the maze, start (S), goal (G)
+    and the agent's path, coloured from early (light) to late (dark) steps. Figure size: panel_size *
+    (number of panels) x panel_size inches at `dpi`."""
+    if "paths" not in trial:
+        raise ValueError("draw_maze_paths needs a maze trial (record_trial on a maze env)")
+    shown = [k - 1 for k in episodes if 0 < k <= len(trial["paths"])]
+    if not shown:
+        raise ValueError(f"episodes {episodes} did not happen in this trial ({len(trial['paths'])} started)")
+    fig, axes = plt.subplots(1, len(shown), figsize=(panel_size * len(shown), panel_size), dpi=dpi,
+                             squeeze=False, layout="constrained")
+    for ax, k in zip(axes[0], shown, strict=True):
+        _draw_maze(ax, trial)
+        xy = _path_xy(trial["paths"][k])
+        # A small offset per step keeps back-and-forth moves along one corridor apart.
+        jitter = np.linspace(-0.25, 0.25, len(xy))[:, None] if len(xy) > 1 else 0.0
+        xy = xy + jitter
+        if len(xy) > 1:
+            segments = np.stack([xy[:-1], xy[1:]], axis=1)
+            lines = LineCollection(segments, cmap="viridis_r", linewidths=2.0)
+            lines.set_array(np.arange(len(segments)))
+            ax.add_collection(lines)
+        ax.plot(*xy[-1], marker="o", color="black", markersize=5)
+        ax.set_title(_episode_title(trial, k), fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def animate_maze(trial: dict, path: str | Path, episodes: tuple[int, ...] = (1, 2), title: str | None = None,
+                 fps: int = 8, max_frames: int = 300, size: float = 4.0, dpi: int = 80) -> Path | None:
+    """An animated GIF of the agent walking inner episodes `episodes` (matplotlib's PillowWriter); frames are
+    subsampled to at most `max_frames`. Returns None (and writes nothing) when pillow is not installed."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    if not PillowWriter.isAvailable():
+        return None
+    shown = [k - 1 for k in episodes if 0 < k <= len(trial["paths"])]
+    frames = [(k, i) for k in shown for i in range(len(trial["paths"][k]))]
+    if len(frames) > max_frames:
+        keep = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
+        frames = [frames[i] for i in keep]
+    fig, ax = plt.subplots(figsize=(size, size + 0.4), dpi=dpi, layout="constrained")
+    _draw_maze(ax, trial)
+    (trail,) = ax.plot([], [], color="tab:blue", lw=2, alpha=0.7)
+    (agent,) = ax.plot([], [], marker="o", color="tab:blue", markersize=9)
+    text = ax.set_title("", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    arrows = "^>v<"
+
+    def update(frame):
+        k, i = frame
+        xy = _path_xy(trial["paths"][k][: i + 1])
+        trail.set_data(xy[:, 0], xy[:, 1])
+        agent.set_data([xy[-1, 0]], [xy[-1, 1]])
+        agent.set_marker(arrows[int(trial["headings"][k][i])])
+        text.set_text(f"inner episode {k + 1}, step {i}")
+        return trail, agent, text
+
+    anim = FuncAnimation(fig, update, frames=frames, blit=False)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("matplotlib.animation")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # it logs every save at INFO
+    try:
+        anim.save(path, writer=PillowWriter(fps=fps))
+    finally:
+        logger.setLevel(level)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- attention
+
+
+def _attention_modules(agent) -> list[tuple[str, torch.nn.Module]]:
+    out = []
+    for net_name in ("policy_net", "value_net"):
+        net = getattr(agent, net_name, None)
+        if net is None:
+            continue
+        count = 0
+        for module in net.modules():
+            if isinstance(module, (AttentionBlock, CausalSelfAttention)):
+                count += 1
+                kind = "attention block" if isinstance(module, AttentionBlock) else "layer"
+                out.append((f"{net_name.split('_')[0]} {kind} {count}", module))
+    return out
+
+
+def has_attention(agent) -> bool:
+    return bool(_attention_modules(agent))
+
+
+def _probs(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """q, k [B, H, T, d] -> causal softmax(q k^T / sqrt(d)) [B, H, T, T] (the scaling of
+    F.scaled_dot_product_attention's default)."""
+    T = q.shape[-2]
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
+    return scores.masked_fill(future, float("-inf")).softmax(-1)
+
+
+def _recompute(module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Attention probabilities [B, H, T, T] of `module` on input x [B, T, C], checked against its output y."""
+    if isinstance(module, AttentionBlock):
+        q, k, v = module.qkv(x).unsqueeze(1).split([module.key_size, module.key_size, module.value_size], dim=-1)
+        probs = _probs(q, k)
+        read = (probs @ v).squeeze(1)  # [B, T, V]
+        actual = y[..., module.in_ch:]
+    else:
+        B, T, C = x.shape
+        q, k, v = module.qkv(x).view(B, T, 3, module.n_heads, module.head_dim).permute(2, 0, 3, 1, 4)
+        probs = _probs(q, k)
+        read = module.proj((probs @ v).transpose(1, 2).reshape(B, T, C))
+        actual = y
+    if not torch.allclose(read, actual, atol=1e-4, rtol=1e-3):
+        raise RuntimeError(f"the attention recomputed in snail/render.py does not match {type(module).__name__}'s "
+                           "output: the model code changed, update _recompute")
+    return probs
+
+
+@torch.no_grad()
+def attention_maps(agent, trial: dict) -> list[tuple[str, np.ndarray]]:
+    """[(label, probs [H, T, T])] for every attention module of the agent's policy and value networks, on the
+    recorded `trial` (row: the step that reads, column: the step read)."""
+    modules = _attention_modules(agent)
+    if not modules:
+        raise ValueError("this agent has no attention modules (snail, attn_only and transformer have)")
+    device = next(agent.parameters()).device
+    captured: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: captured.__setitem__(i, (inp[0], out)))
+             for i, (_, m) in enumerate(modules)]
+    was_training = agent.training
+    try:
+        agent.eval()
+        agent(torch.as_tensor(trial["obs"], device=device)[None],
+              torch.as_tensor(trial["prev_action"], dtype=torch.int64, device=device)[None],
+              torch.as_tensor(trial["prev_reward"], dtype=torch.float32, device=device)[None])
+    finally:
+        for h in hooks:
+            h.remove()
+        agent.train(was_training)
+    out = []
+    for i, (label, module) in enumerate(modules):
+        x, y = captured[i]
+        probs = _recompute(module, x.float(), y.float())[0].cpu().numpy()  # [H, T, T]
+        out.append((label, probs))
+    return out
+
+
+def draw_attention(maps: list[tuple[str, np.ndarray]], path: str | Path, trial: dict | None = None,
+                   title: str | None = None, panel_size: float = 3.2, max_cols: int = 4, dpi: int = 100) -> Path:
+    """One T x T heatmap per attention head (row t: how step t's query spreads over steps 0..t), square-root
+    colour scale; dashed lines mark inner-episode starts when `trial` is given. Figure size: panel_size *
+    columns x panel_size * rows inches at `dpi` (columns = min(heads, max_cols))."""
+    from matplotlib.colors import PowerNorm
+
+    panels = [(f"{label}" + (f", head {h + 1}" if probs.shape[0] > 1 else ""), probs[h])
+              for label, probs in maps for h in range(probs.shape[0])]
+    cols = min(len(panels), max_cols)
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols, panel_size * rows), dpi=dpi, squeeze=False,
+                             layout="constrained")
+    cmap = plt.get_cmap("magma").with_extremes(bad="0.9")  # future steps (never read) in light grey
+    starts = []
+    if trial is not None and "episode" in trial:
+        starts = list(np.flatnonzero(np.diff(trial["episode"]) > 0) + 1)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (label, probs) in zip(axes.flat, panels, strict=False):
+        T = probs.shape[-1]
+        probs = np.where(np.triu(np.ones((T, T), dtype=bool), 1), np.nan, probs)
+        ax.imshow(probs, cmap=cmap, norm=PowerNorm(0.5, vmin=0, vmax=1), interpolation="nearest",
+                  extent=(-0.5, T - 0.5, T - 0.5, -0.5))
+        for s in starts:
+            ax.axvline(s - 0.5, color="cyan", lw=0.6, ls="--")
+            ax.axhline(s - 0.5, color="cyan", lw=0.6, ls="--")
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("step read", fontsize=7)
+        ax.set_ylabel("step reading", fontsize=7)
+        ax.tick_params(labelsize=6)
+    if title:
+        fig.suptitle(f"attention: {title}", fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

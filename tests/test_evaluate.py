@@ -1,0 +1,306 @@
+"""evaluate.py (snail.evaluate), learning-curve plots (snail.plot) and pictures (snail.render).
+
+Tiny runs trained once per module (a few updates of 4 trials); few evaluation trials.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from PIL import Image
+
+from snail import plot, render
+from snail.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
+from snail.checkpoint import FORMAT, CheckpointError
+from snail.evaluate import EvaluationError, cli, evaluate, evaluate_agent, evaluate_baseline, load_run
+from snail.evaluation import EVAL_SEED_OFFSET
+from snail.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_ENV = {"bandit": ["env.pulls=10"], "maze": ["env.size=3", "env.episode_steps=12"]}
+
+
+def tiny_config(env, model, extra=()):
+    """A few-second training run (as in test_train.py): 4 trials per update, evaluation every update."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=[
+            f"env={env}", f"model={model}", *TINY_ENV[env], "algo.num_envs=4", "algo.minibatch_trials=2",
+            "algo.epochs=1", "run.eval_every=1", "run.eval_trials=4", "run.checkpoint_every=1",
+            "run.progress=false", *extra])
+
+FAST = {"trials": 24, "tune_trials": 12, "num_envs": 12}  # evaluation settings of these tests
+MAZE = {"id": "snail/Maze-v0", "name": "maze", "preset": "small", "size": 3, "episode_steps": 30, "episodes": 2,
+        "actions": "egocentric", "view_size": 3}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """runs/model=snail,seed=0 and seed=1, model=lstm,seed=0 (bandit, 3 updates each); a maze Transformer run."""
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for model, seed in (("snail", 0), ("snail", 1), ("lstm", 0)):
+        path = root / "multirun" / f"model={model},seed={seed}"
+        train(tiny_config("bandit", model, extra=[f"seed={seed}", "run.total_env_steps=120"]), path)
+        out[f"{model}{seed}"] = path
+    out["maze"] = root / "maze_transformer"
+    train(tiny_config("maze", "transformer", extra=["run.total_env_steps=1", "model.n_layers=2",
+                                                    "model.n_heads=2", "model.d_model=16"]), out["maze"])
+    out["multirun"] = root / "multirun"
+    return out
+
+
+def eval_cfg(**kwargs):
+    return {**FAST, "baseline": "none", **kwargs}
+
+
+def png_shape(path):
+    return mpimg.imread(path).shape[:2]
+
+
+# ------------------------------------------------------------------------------------------------ evaluate
+
+
+def test_run_and_every_baseline_on_the_same_trials(runs, tmp_path):
+    report, out_dir = evaluate(eval_cfg(run=str(runs["snail0"]), baseline="all", out_dir=str(tmp_path)),
+                               log=lambda *a: None)
+    assert out_dir == tmp_path
+    names = [r["policy"] for r in report["rows"]]
+    assert names == ["snail", *BASELINES["bandit"]]
+    assert [r["kind"] for r in report["rows"]] == ["agent"] + ["baseline"] * len(BASELINES["bandit"])
+    assert report["seeds"] == {"first": EVAL_SEED_OFFSET, "last": EVAL_SEED_OFFSET + 23, "offset": EVAL_SEED_OFFSET}
+    for row in report["rows"]:
+        m = row["metrics"]
+        assert m["trials"] == 24
+        for key in ("return", "return_ci95", "regret", "regret_ci95", "best_arm_fraction"):
+            assert np.isfinite(m[key]), (row["policy"], key)
+    tuned = {r["policy"]: r["params"] for r in report["rows"] if r["policy"] in DEFAULT_GRIDS}
+    assert tuned["gittins"]["gamma"] in DEFAULT_GRIDS["gittins"]["gamma"]
+    oracle = next(r for r in report["rows"] if r["policy"] == "oracle")["metrics"]
+    assert oracle["best_arm_fraction"] == 1.0
+
+    saved = json.loads((tmp_path / "evaluation.json").read_text())
+    assert [r["policy"] for r in saved["rows"]] == names
+    assert saved["env"]["pulls"] == 10  # the run's env (env.pulls=10), not conf/env/bandit.yaml's 100
+    md = (tmp_path / "evaluation.md").read_text()
+    assert "| policy | settings | return | regret | best arm % |" in md
+    for name in names:
+        assert f"| {name} |" in md
+    assert "gamma=" in md and f"{EVAL_SEED_OFFSET}..{EVAL_SEED_OFFSET + 23}" in md
+
+
+def test_agent_and_baselines_see_identical_tasks(runs):
+    run = load_run(runs["snail0"])
+    agent = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=10, num_envs=4)
+    _, base = evaluate_baseline("oracle", run.env_id, run.env_kwargs, trials=10, num_envs=3)
+    np.testing.assert_array_equal(agent["seed"], base["seed"])
+    np.testing.assert_array_equal(agent["arm_probs"], base["arm_probs"])
+
+
+def test_identical_seeds_identical_output(runs, tmp_path):
+    outs = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        evaluate(eval_cfg(run=str(runs["snail0"]), baseline=["thompson", "ucb1"], seed=seed,
+                          out_dir=str(tmp_path / name)), log=lambda *a: None)
+        outs.append([(tmp_path / name / f"evaluation.{ext}").read_text() for ext in ("json", "md")])
+    assert outs[0] == outs[1]
+    assert outs[0][0] != outs[2][0]
+
+
+def test_baseline_alone_from_the_hydra_config(tmp_path, capsys):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="evaluate", overrides=["env=bandit", "env.pulls=10", "baseline=ucb1",
+                                                         "trials=20", "tune_trials=10", f"out_dir={tmp_path}"])
+    report = cli(cfg)
+    assert [r["policy"] for r in report["rows"]] == ["ucb1"] and report["run"] is None
+    assert set(report["rows"][0]["params"]) == {"c", "prior"}
+    assert "ucb1" in capsys.readouterr().out
+    assert (tmp_path / "evaluation.json").is_file() and (tmp_path / "evaluation.md").is_file()
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for name in ("config.yaml", "best.pt", "last.pt"):
+        shutil.copy(src / name, dst / name)
+    return dst
+
+
+def _edit_config(run_dir: Path, edit) -> None:
+    cfg = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
+    edit(cfg)
+    OmegaConf.save(OmegaConf.create(cfg), run_dir / "config.yaml")
+
+
+def _rename(section, old, new):
+    def edit(cfg):
+        cfg[section][new] = cfg[section].pop(old)
+    return edit
+
+
+BROKEN = {
+    "missing folder": (None, "does not exist"),
+    "folder without checkpoints": (lambda d: [(d / n).unlink() for n in ("best.pt", "last.pt")], "has no checkpoint"),
+    "corrupt checkpoint": (lambda d: (d / "best.pt").write_bytes(b"\x80\x02garbage"), "not a readable checkpoint"),
+    "foreign checkpoint": (lambda d: torch.save({"weights": torch.zeros(3)}, d / "best.pt"), "not a snail checkpoint"),
+    "incomplete checkpoint": (lambda d: torch.save({"format": FORMAT}, d / "best.pt"), "not a complete"),
+    "model option renamed": (lambda d: _edit_config(d, _rename("model", "embed_dim", "embed_size")),
+                             "embed_size"),
+    "weights of another shape": (lambda d: _edit_config(d, lambda c: c["model"].update(embed_dim=16)),
+                                 "do not fit the model"),
+    "env option renamed": (lambda d: _edit_config(d, _rename("env", "pulls", "num_pulls")), "num_pulls"),
+    "env of another run": (lambda d: _edit_config(d, lambda c: c["env"].update(pulls=20)), "max_len"),
+    "unreadable config": (lambda d: (d / "config.yaml").write_text("model: [unclosed\n"), "not a readable config"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_errors_are_one_line_messages(runs, tmp_path, case):
+    breaker, needle = BROKEN[case]
+    run_dir = tmp_path / "nope"
+    if breaker is not None:
+        run_dir = _copy_run(runs["snail0"], tmp_path / "run")
+        breaker(run_dir)
+    with pytest.raises((EvaluationError, CheckpointError), match=needle):
+        load_run(run_dir)
+    with pytest.raises(SystemExit) as exc:
+        cli(OmegaConf.create(eval_cfg(run=str(run_dir), out_dir=str(tmp_path / "out"))))
+    message = str(exc.value.code)
+    assert message.startswith("evaluate: error: ") and "\n" not in message and needle in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"baseline": "psrl"}, "baseline='psrl' is invalid"),
+    ({"checkpoint": "final"}, "checkpoint='final'"),
+    ({"trials": 0}, "trials=0"),
+    ({"colour": "red"}, "unknown evaluate option"),
+])
+def test_bad_options(runs, kwargs, needle):
+    with pytest.raises(EvaluationError, match=needle):
+        evaluate(eval_cfg(run=str(runs["snail0"]), **kwargs), log=lambda *a: None)
+
+
+def test_command_line_error_exits_with_one_line(tmp_path):
+    missing = tmp_path / "no_such_run"
+    proc = subprocess.run([sys.executable, "evaluate.py", f"run={missing}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0] and "Traceback" not in proc.stderr
+    assert not missing.exists()
+
+
+# --------------------------------------------------------------------------------------------------- render
+
+
+def _check_path(trial):
+    """Consecutive cells are equal or neighbours with an open wall between them."""
+    grid = trial["grid"]
+    for path in trial["paths"]:
+        np.testing.assert_array_equal(path[0], trial["start"])
+        for (r0, c0), (r1, c1) in zip(path[:-1], path[1:], strict=True):
+            assert abs(r1 - r0) + abs(c1 - c0) <= 1
+            assert grid[r0 + r1 + 1, c0 + c1 + 1] != 1  # the square between the two cells (or the cell itself)
+
+
+def test_record_trial_follows_the_env(tmp_path):
+    kwargs = {k: v for k, v in MAZE.items() if k not in ("id", "name")}
+    oracle = render.record_trial(make_baseline("oracle", "maze", 1, env_kwargs=kwargs), "maze", kwargs, trial=2)
+    assert oracle["seed"] == EVAL_SEED_OFFSET + 2
+    assert oracle["success"].tolist() == [True, True]
+    assert [len(p) - 1 for p in oracle["paths"]] == [oracle["shortest_path"]] * 2
+    for path in oracle["paths"]:
+        np.testing.assert_array_equal(path[-1], oracle["goal"])
+    _check_path(oracle)
+    explorer = render.record_trial(make_baseline("explorer", "maze", 1, env_kwargs=kwargs), "maze", kwargs, trial=2)
+    _check_path(explorer)
+    assert len(explorer["paths"][1]) - 1 == explorer["shortest_path"]
+    assert len(explorer["obs"]) == len(explorer["actions"]) == sum(len(p) - 1 for p in explorer["paths"])
+
+
+def test_render_maze_paths_gif_and_attention(runs, tmp_path):
+    evaluate(eval_cfg(run=str(runs["maze"]), trials=4, render=True, attention=True, out_dir=str(tmp_path)),
+             log=lambda *a: None)
+    assert png_shape(tmp_path / "maze_paths.png") == (400, 800)  # 2 panels of 4 x 4 inches at 100 dpi
+    # Transformer with 2 layers x 2 heads in the policy and value networks: 8 panels, 4 columns x 2 rows.
+    assert png_shape(tmp_path / "attention.png") == (2 * 320, 4 * 320)
+    assert mpimg.imread(tmp_path / "attention.png").std() > 0.01  # not blank
+    with Image.open(tmp_path / "maze_paths.gif") as gif:
+        assert gif.n_frames > 2 and gif.size == (320, 352)
+    run = load_run(runs["maze"])
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    _check_path(trial)
+
+
+def render_policy(run):
+    from snail.evaluation import AgentPolicy
+
+    return AgentPolicy(run.agent, num_envs=1)
+
+
+def test_attention_maps_are_causal_distributions(runs):
+    run = load_run(runs["snail0"])
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    maps = render.attention_maps(run.agent, trial)
+    assert [label for label, _ in maps] == ["policy attention block 1", "value attention block 1"]
+    T = len(trial["actions"])
+    for _, probs in maps:
+        assert probs.shape == (1, T, T)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+        assert np.all(np.triu(probs[0], 1) == 0)
+
+
+def test_attention_needs_a_model_with_attention(runs):
+    with pytest.raises(EvaluationError, match="has no attention"):
+        evaluate(eval_cfg(run=str(runs["lstm0"]), attention=True), log=lambda *a: None)
+
+
+# ----------------------------------------------------------------------------------------------------- plot
+
+
+def test_curves_come_from_tensorboard_and_match_metrics_jsonl(runs, tmp_path):
+    tb_steps, tb_values = plot.read_curve(runs["snail0"])
+    rows = [json.loads(line) for line in (runs["snail0"] / "metrics.jsonl").read_text().splitlines()]
+    assert tb_steps.tolist() == [r["env_steps"] for r in rows]
+    np.testing.assert_allclose(tb_values, [r["eval/trial_return"] for r in rows], rtol=1e-6)
+    no_tb = tmp_path / "run"
+    no_tb.mkdir()
+    for name in ("config.yaml", "metrics.jsonl"):
+        shutil.copy(runs["snail0"] / name, no_tb / name)
+    steps, values = plot.read_curve(no_tb)
+    np.testing.assert_array_equal(steps, tb_steps)
+    np.testing.assert_allclose(values, tb_values, rtol=1e-6)
+    minutes, _ = plot.read_curve(runs["snail0"], x="wall")
+    assert np.all(np.diff(minutes) > 0)
+
+
+def test_plot_command_writes_a_png_of_the_asked_size(runs, tmp_path, capsys):
+    evaluation = tmp_path / "evaluation.json"
+    evaluation.write_text(json.dumps({"rows": [{"policy": "gittins", "kind": "baseline", "params": {},
+                                                "metrics": {"return": 6.5}}]}))
+    out = tmp_path / "curves.png"
+    assert plot.main([str(runs["multirun"]), "--baseline", "thompson=5.9", "--baseline", str(evaluation),
+                      "--size", "6", "4", "--dpi", "50", "--out", str(out)]) == 0
+    assert png_shape(out) == (200, 300)
+    assert "(3 runs)" in capsys.readouterr().out
+    assert plot.main([str(runs["snail0"]), str(runs["lstm0"]), "--x", "wall"]) == 0
+    assert png_shape(runs["multirun"] / "learning_curves.png") == (500, 800)
+    groups = {plot.run_group(r, "model.name") for r in plot.find_runs([runs["multirun"]])}
+    assert groups == {"snail", "lstm"}
+
+
+def test_plot_errors(tmp_path, capsys):
+    assert plot.main([str(tmp_path / "missing")]) == 1
+    assert plot.main([str(tmp_path)]) == 1
+    assert plot.main([str(tmp_path), "--baseline", "x=abc"]) == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "no run folders" in err
