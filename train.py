@@ -21,11 +21,18 @@ def main(cfg: DictConfig) -> float:
         run_dir = Path(cfg.resume)
         if not (run_dir / "config.yaml").is_file():
             raise SystemExit(f"resume={cfg.resume!r} is not a run folder: it has no config.yaml")
-        summary = train(OmegaConf.load(run_dir / "config.yaml"), run_dir, resume=True)
+        saved = OmegaConf.load(run_dir / "config.yaml")
+        # The run's own config wins, except its length, logging and device, which the command line may change
+        # (e.g. `resume=... run.total_env_steps=50_000_000` extends a finished run).
+        for override in HydraConfig.get().overrides.task:
+            key = override.split("=", 1)[0].lstrip("+~")
+            if key.startswith("run.") or key == "device":
+                OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
+        summary = train(saved, run_dir, resume=True)
     else:
         summary = train(cfg, HydraConfig.get().runtime.output_dir)
-    print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; "
-          f"last train return {summary['train'].get('trial_return', float('nan')):.2f}; "
+    last = f"last train return {summary['train']['trial_return']:.2f}; " if summary["train"] else ""
+    print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
           f"best eval return {summary['best_eval_return']:.2f}")
     # The return value is what Hydra sweepers optimise.
     return summary["best_eval_return"]

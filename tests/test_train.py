@@ -153,3 +153,23 @@ def test_snail_learns_a_two_armed_bandit(tmp_path):
     summary = train(cfg, tmp_path)
     final_eval = [r for r in read_metrics(tmp_path) if "eval/trial_return" in r][-1]["eval/trial_return"]
     assert final_eval > 11.8, summary
+
+
+def test_command_line_run_then_resume_extends_it(tmp_path):
+    """`python train.py ...` then `python train.py resume=<dir> run.total_env_steps=...` (the entry point)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    tiny = ["env.pulls=10", "algo.num_envs=4", "algo.minibatch_trials=2", "run.progress=false", "run.torch_threads=1"]
+    first = subprocess.run([sys.executable, "train.py", *tiny, "run.total_env_steps=80", f"hydra.run.dir={tmp_path}"],
+                           cwd=root, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert len(read_metrics(tmp_path)) == 2
+    second = subprocess.run([sys.executable, "train.py", f"resume={tmp_path}", "run.total_env_steps=160"],
+                            cwd=root, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert [r["env_steps"] for r in read_metrics(tmp_path)] == [40, 80, 120, 160]
+    missing = subprocess.run([sys.executable, "train.py", f"resume={tmp_path / 'nope'}"], cwd=root,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "is not a run folder" in missing.stderr
