@@ -114,14 +114,18 @@ class Agent(nn.Module):
         if self.step_limit is not None and span > self.step_limit:
             raise ValueError(f"step {span - 1} of a trial is past this agent's max_len={self.max_len}; "
                              "reset those rows first (the caches hold max_len steps)")
+        policy_state, value_state = state["policy"], state["value"]
+        if bool(reset.any()):  # those rows' convolution rings / recurrent state start from zeros
+            policy_state = self.policy_net.clear(policy_state, reset)
+            if not self.shared_trunk:
+                value_state = self.value_net.clear(value_state, reset)
         clock = Clock(t, span, state["tick"])
         x = self.policy_encoder.features(obs, prev_action, prev_reward, reset)  # [B, D + A + 1]
-        h, policy_state = self.policy_net.step(self.policy_encoder(x), state["policy"], clock)
-        value_state = None
+        h, policy_state = self.policy_net.step(self.policy_encoder(x), policy_state, clock)
         if self.shared_trunk:
             hv = h
         else:
-            hv, value_state = self.value_net.step(self.value_encoder(x), state["value"], clock)
+            hv, value_state = self.value_net.step(self.value_encoder(x), value_state, clock)
         state = {"t": t + 1, "tick": state["tick"] + 1, "policy": policy_state, "value": value_state}
         return self.policy_head(h), self.value_head(hv).squeeze(-1), state
 

@@ -2,10 +2,10 @@
 
 Layout is channel-last everywhere: `forward` takes [batch, time, channels], `step` takes [batch, channels] for
 one time step, the block's cache and a `Clock`: `t` [batch], each row's time index within its own trial (rows
-may be at different steps). A row with t = 0 starts a new trial: caches are never cleared, entries written
-before the row's current trial are masked out by time, so a reset costs nothing.
+may be at different steps). When rows start a new trial, `clear(state, rows)` zeroes their convolution rings;
+attention caches need no clearing, as entries from before a row's current trial are masked out by time.
 
-`step` updates its cache in place and returns it; rollouts call it under `torch.no_grad()`.
+`step` and `clear` update the cache in place and return it; rollouts call them under `torch.no_grad()`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class CausalConv(nn.Module):
     half is shifted d steps in time: on CPU this beats conv1d (no [B, C, T] transposes) and Linear on
     cat(x_t, x_{t-d}) (which copies the wide input). The step cache is a ring buffer of the last d values of
     W_past x, [B, d, out_ch], narrower than the inputs themselves; slot tick % d holds the value of d steps
-    ago.
+    ago (zeros before the trial's start).
     """
 
     def __init__(self, in_ch: int, out_ch: int, dilation: int):
@@ -76,14 +76,17 @@ class CausalConv(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return torch.zeros(batch_size, self.dilation, self.out_ch, device=device, dtype=dtype)
 
+    def clear(self, ring: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:  # rows: bool [B]
+        return ring.masked_fill_(rows[:, None, None], 0.0)
+
     def step(self, x: torch.Tensor, ring: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, in], ring [B, d, out] -> y [B, out], ring."""
         z = F.linear(x, self.weight)  # [B, 2 * out]
         now, past = z.split(self.out_ch, dim=-1)
         slot = clock.tick % self.dilation
-        prev = torch.where((clock.t >= self.dilation)[:, None], ring[:, slot], 0.0)  # W_past x_{t-d} or 0
+        y = now + self.bias + ring[:, slot]  # ring[:, slot] = W_past x_{t-d}
         ring[:, slot] = past
-        return now + self.bias + prev, ring
+        return y, ring
 
 
 class DenseBlock(nn.Module):
@@ -95,9 +98,10 @@ class DenseBlock(nn.Module):
         self.conv = CausalConv(in_ch, 2 * filters, dilation)  # xf and xg from one convolution
         self.register_buffer("gate_scale", gate_scale(filters), persistent=False)
 
-    def activation(self, pre: torch.Tensor) -> torch.Tensor:  # [..., 2F] -> tanh(xf) * sigmoid(xg) [..., F]
+    def activation(self, pre: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """pre [..., 2F] -> tanh(xf) * sigmoid(xg) [..., F] (written into `out` if given)."""
         tanh_f, sigmoid_g = gates(pre, self.gate_scale)
-        return tanh_f * sigmoid_g
+        return torch.mul(tanh_f, sigmoid_g, out=out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, in + filters]
         return torch.cat([x, self.activation(self.conv(x))], dim=-1)
@@ -105,9 +109,8 @@ class DenseBlock(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return self.conv.initial_state(batch_size, device, dtype)
 
-    def step(self, x, state, clock: Clock):  # [B, in] -> [B, in + filters]
-        a, state = self.conv.step(x, state, clock)
-        return torch.cat([x, self.activation(a)], dim=-1), state
+    def clear(self, state, rows):
+        return self.conv.clear(state, rows)
 
 
 class TCBlock(nn.Module):
@@ -135,10 +138,17 @@ class TCBlock(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list[torch.Tensor]:
         return [block.initial_state(batch_size, device, dtype) for block in self.blocks]
 
-    def step(self, x, state, clock: Clock):
+    def clear(self, state, rows):
+        return [block.clear(s, rows) for block, s in zip(self.blocks, state, strict=True)]
+
+    def step(self, x, state, clock: Clock):  # [B, in] -> [B, out]
+        out = x.new_empty(x.shape[0], self.out_ch)  # each dense block appends its activation: no torch.cat
+        out[:, : self.in_ch] = x
         for i, block in enumerate(self.blocks):
-            x, state[i] = block.step(x, state[i], clock)
-        return x, state
+            c = block.in_ch
+            pre, state[i] = block.conv.step(out[:, :c], state[i], clock)
+            block.activation(pre, out=out[:, c: block.out_ch])
+        return out, state
 
 
 class DenseStack(torch.autograd.Function):
@@ -231,6 +241,9 @@ class AttentionBlock(nn.Module):
         return [torch.zeros(batch_size, self.max_len, self.key_size, device=device, dtype=dtype),
                 torch.zeros(batch_size, self.max_len, self.value_size, device=device, dtype=dtype)]
 
+    def clear(self, state, rows):
+        return state  # entries from before a row's trial are masked out by time
+
     def step(self, x, state, clock: Clock):
         """x [B, in], state [keys [B, L, K], values [B, L, V]] -> [B, in + V]."""
         keys, values = state
@@ -246,7 +259,6 @@ def cached_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, 
 
     q [B, H, hd], keys [B, H, S, hd], values [B, H, S, vd], t [B] -> [B, H, vd].
     """
-    scores = (keys @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(q.shape[-1])  # [B, H, S]
-    future = torch.arange(keys.shape[2], device=q.device)[None, :] > t[:, None]  # [B, S]
-    scores = scores.masked_fill(future[:, None, :], float("-inf"))
-    return (scores.softmax(dim=-1).unsqueeze(-2) @ values).squeeze(-2)  # [B, H, vd]
+    visible = torch.arange(keys.shape[2], device=q.device)[None, :] <= t[:, None]  # [B, S]
+    read = F.scaled_dot_product_attention(q.unsqueeze(-2), keys, values, attn_mask=visible[:, None, None, :])
+    return read.squeeze(-2)  # [B, H, 1, vd] -> [B, H, vd]

@@ -4,7 +4,8 @@ ablations), a GPT-style causal Transformer and an LSTM/GRU (RL²).
 Every sequence model maps per-step embeddings to per-step features and has:
     in_dim, out_dim, max_len (None: no limit on the trial length)
     forward(x [B, T, in_dim]) -> [B, T, out_dim]                      parallel in time
-    initial_state(batch_size, device, dtype) -> state                 lists / tuples of tensors
+    initial_state(batch_size, device, dtype) -> state                 lists of tensors
+    clear(state, rows [B] bool) -> state                              rows start a new trial
     step(x [B, in_dim], state, clock) -> ([B, out_dim], state)
         one step; clock.t [B] = each row's time index (t = 0 starts a trial), see blocks.Clock
 `python -m snail.models` prints the parameter count of every preset.
@@ -205,6 +206,9 @@ class SnailNet(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list:
         return [layer.initial_state(batch_size, device, dtype) for layer in self.layers]
 
+    def clear(self, state, rows):
+        return [layer.clear(s, rows) for layer, s in zip(self.layers, state, strict=True)]
+
     def step(self, x, state, clock: Clock):  # [B, in_dim] -> [B, out_dim]
         for i, layer in enumerate(self.layers):
             x, state[i] = layer.step(x, state[i], clock)
@@ -276,6 +280,9 @@ class TransformerNet(nn.Module):
         shape = (batch_size, self.cfg.n_heads, self.max_len, self.cfg.d_model // self.cfg.n_heads)
         return [[torch.zeros(shape, device=device, dtype=dtype) for _ in range(2)] for _ in self.layers]
 
+    def clear(self, state, rows):
+        return state  # entries from before a row's trial are masked out by time
+
     def step(self, x, state, clock: Clock):  # [B, d] -> [B, d]
         x = x + self.pos[clock.t]
         for i, layer in enumerate(self.layers):
@@ -300,9 +307,10 @@ class RecurrentNet(nn.Module):
         n = 2 if isinstance(self.rnn, nn.LSTM) else 1
         return [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n)]  # [h] or [h, c]
 
+    def clear(self, state, rows):
+        return [s.masked_fill_(rows[None, :, None], 0.0) for s in state]
+
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, hidden]
-        fresh = (clock.t == 0)[None, :, None]  # rows starting a trial begin from zeros
-        state = [torch.where(fresh, 0.0, s) for s in state]
         y, h = self.rnn(x[:, None], tuple(state) if len(state) == 2 else state[0])  # y [B, 1, hidden]
         return y[:, 0], list(h) if len(state) == 2 else [h]
 
