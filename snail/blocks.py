@@ -98,10 +98,9 @@ class DenseBlock(nn.Module):
         self.conv = CausalConv(in_ch, 2 * filters, dilation)  # xf and xg from one convolution
         self.register_buffer("gate_scale", gate_scale(filters), persistent=False)
 
-    def activation(self, pre: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """pre [..., 2F] -> tanh(xf) * sigmoid(xg) [..., F] (written into `out` if given)."""
+    def activation(self, pre: torch.Tensor) -> torch.Tensor:  # [..., 2F] -> tanh(xf) * sigmoid(xg) [..., F]
         tanh_f, sigmoid_g = gates(pre, self.gate_scale)
-        return torch.mul(tanh_f, sigmoid_g, out=out)
+        return tanh_f * sigmoid_g
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, in + filters]
         return torch.cat([x, self.activation(self.conv(x))], dim=-1)
@@ -142,13 +141,10 @@ class TCBlock(nn.Module):
         return [block.clear(s, rows) for block, s in zip(self.blocks, state, strict=True)]
 
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, out]
-        out = x.new_empty(x.shape[0], self.out_ch)  # each dense block appends its activation: no torch.cat
-        out[:, : self.in_ch] = x
         for i, block in enumerate(self.blocks):
-            c = block.in_ch
-            pre, state[i] = block.conv.step(out[:, :c], state[i], clock)
-            block.activation(pre, out=out[:, c: block.out_ch])
-        return out, state
+            pre, state[i] = block.conv.step(x, state[i], clock)
+            x = torch.cat([x, block.activation(pre)], dim=-1)
+        return x, state
 
 
 class DenseStack(torch.autograd.Function):
