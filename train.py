@@ -3,6 +3,7 @@
 Continue an interrupted run with `python train.py resume=runs/<env>/<model>/<date-time>`.
 """
 
+import shutil
 from pathlib import Path
 
 import hydra
@@ -30,7 +31,14 @@ def main(cfg: DictConfig) -> float:
                 OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
         summary = train(saved, run_dir, resume=True)
     else:
-        summary = train(cfg, HydraConfig.get().runtime.output_dir)
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            summary = train(cfg, run_dir)
+        except Exception:
+            # A run that failed before it saved its config (a bad value, say) leaves no folder behind.
+            if not (run_dir / "config.yaml").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     last = f"last train return {summary['train']['trial_return']:.2f}; " if summary["train"] else ""
     print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
           f"best eval return {summary['best_eval_return']:.2f}")

@@ -173,3 +173,15 @@ def test_command_line_run_then_resume_extends_it(tmp_path):
     missing = subprocess.run([sys.executable, "train.py", f"resume={tmp_path / 'nope'}"], cwd=root,
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode != 0 and "is not a run folder" in missing.stderr
+
+
+def test_command_line_run_with_a_bad_value_fails_and_leaves_no_folder(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    run_dir = tmp_path / "run"
+    bad = subprocess.run([sys.executable, "train.py", "algo.clip_coef=-1", f"hydra.run.dir={run_dir}"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "algo.clip_coef=-1" in bad.stderr, bad.stderr
+    assert not run_dir.exists()
