@@ -8,7 +8,7 @@ goal or after `episode_steps` steps; the agent then restarts at the start cell w
 Options: `preset` "small" (5x5 cells, 250-step cap, the default) or "large" (9x9, 1000); `size` and
 `episode_steps` override the preset's values. (The cap is `episode_steps`, not `max_episode_steps`: that
 name is taken by `gymnasium.make`, which would turn it into a TimeLimit on the whole trial.) `episodes`
-(default 2), `actions`, `view_size` (default 3).
+(default 2), `actions`, `view_size` (default 3), `observe_position` (default False).
 
 Actions: `actions="egocentric"` (default, as in the paper): 0 forward one cell, 1 turn left 90°, 2 turn
 right 90°. `actions="cardinal"`: 0 north, 1 east, 2 south, 3 west (move one cell; the heading becomes that
@@ -27,6 +27,8 @@ Observation: float32 [2 * V*V + 4 + 1] with V = 2 * view_size + 1, in this order
   agent's left, the agent is the centre square. With cardinal actions it is north-up (row 0 = north).
   The goal shows only once it is inside the window.
 - heading one-hot [4] (north, east, south, west);
+- only with `observe_position=True`: the agent's cell as a row one-hot [size] then a column one-hot [size]
+  (row 0 north, column 0 west), a stand-in for the landmarks by which a first-person agent knows where it is;
 - the inner-episode flag (1 on the first step of every inner episode after the first).
 
 info (reset and trial end): `shortest_path` (int), the fewest actions from the start (cell and heading) to the
@@ -148,7 +150,7 @@ class MazeVectorEnv(MetaVectorEnv):
 
     def __init__(self, num_envs: int = 1, preset: str = "small", size: int | None = None,
                  episode_steps: int | None = None, episodes: int = 2, actions: str = "egocentric",
-                 view_size: int = 3, max_episode_steps: int | None = None):
+                 view_size: int = 3, observe_position: bool = False, max_episode_steps: int | None = None):
         num_envs = check_int("num_envs", num_envs, 1)
         if max_episode_steps is not None:
             raise ValueError(f"max_episode_steps={max_episode_steps!r} is not a maze option: the inner-"
@@ -166,10 +168,14 @@ class MazeVectorEnv(MetaVectorEnv):
         if view_size % 2 == 0:
             raise ValueError(f"view_size={view_size!r} is invalid: expected an odd integer >= 1 (the agent "
                              "is the centre of the view)")
+        if not isinstance(observe_position, bool):
+            raise ValueError(f"observe_position={observe_position!r} is invalid: expected true or false")
+        self.observe_position = observe_position
         self.egocentric = self.action_set == "egocentric"
         window = 2 * self.view_size + 1
         self._area = window * window
-        self._setup(num_envs, obs_dim=2 * self._area + 5, num_actions=3 if self.egocentric else 4,
+        position_dim = 2 * self.size if observe_position else 0
+        self._setup(num_envs, obs_dim=2 * self._area + 5 + position_dim, num_actions=3 if self.egocentric else 4,
                     episodes=episodes, max_trial_steps=episodes * self.episode_steps)
 
         # The maze lives in a padded square grid, one flat row per env: cell (r, c) is square
@@ -199,6 +205,7 @@ class MazeVectorEnv(MetaVectorEnv):
         rotated = [(i, j), (j, -i), (-i, -j), (-j, i)]  # (row, column) offsets facing N, E, S, W
         self._view_offsets = np.stack([dr * width + dc for dr, dc in rotated]).astype(np.int64)
         self._eye4 = np.eye(4, dtype=np.float32)
+        self._eye_size = np.eye(self.size, dtype=np.float32)
         self._idx = np.zeros((n, self._area), np.int64)  # step buffers of _write_obs
         self._squares = np.zeros((n, self._area), np.uint8)
 
@@ -274,6 +281,8 @@ class MazeVectorEnv(MetaVectorEnv):
             np.equal(squares, WALL, out=obs[:, :area])
             np.equal(squares, GOAL, out=obs[:, area: 2 * area])
             obs[:, 2 * area: 2 * area + 4] = self._eye4[heading]
+            if self.observe_position:
+                self._write_position(slice(None), pos)
             return
         pos, heading = self._pos[rows], self._heading[rows]
         offsets = self._view_offsets[heading] if self.egocentric else self._view_offsets[0]
@@ -281,6 +290,16 @@ class MazeVectorEnv(MetaVectorEnv):
         self._obs[rows, :area] = squares == WALL
         self._obs[rows, area: 2 * area] = squares == GOAL
         self._obs[rows, 2 * area: 2 * area + 4] = self._eye4[heading]
+        if self.observe_position:
+            self._write_position(rows, pos)
+
+    def _write_position(self, rows, pos: np.ndarray) -> None:
+        """The row and column one-hots of the agent's cell, after the heading."""
+        local = pos % (self._width * self._width)  # the square within the row's own grid
+        row, column = (local // self._width - self._pad) // 2, (local % self._width - self._pad) // 2
+        first = 2 * self._area + 4
+        self._obs[rows, first: first + self.size] = self._eye_size[row]
+        self._obs[rows, first + self.size: first + 2 * self.size] = self._eye_size[column]
 
     def _task_step(self, actions: np.ndarray):
         if self.egocentric:
@@ -322,6 +341,7 @@ class MazeEnv(MetaEnv):
 
     def __init__(self, preset: str = "small", size: int | None = None, episode_steps: int | None = None,
                  episodes: int = 2, actions: str = "egocentric", view_size: int = 3,
-                 max_episode_steps: int | None = None):
+                 observe_position: bool = False, max_episode_steps: int | None = None):
         super().__init__(preset=preset, size=size, episode_steps=episode_steps, episodes=episodes,
-                         actions=actions, view_size=view_size, max_episode_steps=max_episode_steps)
+                         actions=actions, view_size=view_size, observe_position=observe_position,
+                         max_episode_steps=max_episode_steps)

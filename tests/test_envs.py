@@ -54,6 +54,7 @@ def assert_same(a, b, where=""):
     ("snail/Maze-v0", {"preset": "large"}, MazeEnv, MazeVectorEnv, 2 * 49 + 5, 3, 2000),
     ("snail/Maze-v0", {"preset": "large", "size": 4, "episode_steps": 30, "episodes": 3,
                        "actions": "cardinal", "view_size": 5}, MazeEnv, MazeVectorEnv, 2 * 121 + 5, 4, 90),
+    ("snail/Maze-v0", {"observe_position": True}, MazeEnv, MazeVectorEnv, 2 * 49 + 5 + 10, 3, 500),
 ])
 def test_make_and_make_vec(env_id, kwargs, single, vector, obs_dim, num_actions, trial_steps):
     env = gym.make(env_id, **kwargs)
@@ -78,6 +79,7 @@ def test_make_and_make_vec(env_id, kwargs, single, vector, obs_dim, num_actions,
     ("snail/TabularMDP-v0", {}),
     ("snail/Maze-v0", {}),
     ("snail/Maze-v0", {"actions": "cardinal", "view_size": 1, "size": 2}),
+    ("snail/Maze-v0", {"size": 3, "observe_position": True}),
 ])
 def test_check_env(env_id, kwargs):
     with warnings.catch_warnings():
@@ -92,6 +94,7 @@ EQUIVALENCE_CASES = [
     ("snail/TabularMDP-v0", {"states": 4, "actions": 3, "episode_length": 3, "episodes": 2}, 40),
     ("snail/Maze-v0", {"size": 2, "episode_steps": 8, "episodes": 2}, 80),
     ("snail/Maze-v0", {"size": 3, "episode_steps": 12, "episodes": 3, "actions": "cardinal"}, 120),
+    ("snail/Maze-v0", {"size": 3, "episode_steps": 12, "episodes": 2, "observe_position": True}, 80),
 ]
 
 
@@ -413,10 +416,10 @@ def test_maze_random_walk_views_positions_and_rewards():
     """Random egocentric and cardinal actions on random mazes: each view matches an independent extraction
     from the layout, rewards are -0.01 / -0.011 (wall), and positions change as the actions say (the goal
     step and inner-episode ends are checked on a hand-built maze below)."""
-    for actions, view_size in [("egocentric", 3), ("cardinal", 1), ("egocentric", 5)]:
+    for actions, view_size, position in [("egocentric", 3, False), ("cardinal", 1, True), ("egocentric", 5, True)]:
         n = 8
         venv = make_vec("snail/Maze-v0", n, size=4, episode_steps=40, episodes=2, actions=actions,
-                        view_size=view_size)
+                        view_size=view_size, observe_position=position)
         env = venv.unwrapped
         obs, _ = venv.reset(seed=21)
         area = (2 * view_size + 1) ** 2
@@ -430,6 +433,10 @@ def test_maze_random_walk_views_positions_and_rewards():
                 assert np.array_equal(obs[i, :area], (view == 1).ravel())
                 assert np.array_equal(obs[i, area: 2 * area], (view == 2).ravel())
                 assert np.array_equal(obs[i, 2 * area: 2 * area + 4], np.eye(4)[headings[i]])
+                if position:  # row then column one-hot of the agent's cell (size 4)
+                    where = np.concatenate([np.eye(4)[cells[i][0]], np.eye(4)[cells[i][1]]])
+                    assert np.array_equal(obs[i, 2 * area + 4: -1], where)
+                assert obs.shape[1] == 2 * area + 5 + 8 * position
             a = rng.integers(0, venv.single_action_space.n, n)
             obs, reward, terminated, _, info = venv.step(a)
             for i in range(n):
@@ -584,6 +591,7 @@ def test_maze_presets_and_overrides():
     ("snail/Maze-v0", {"view_size": 0}, r"view_size=0 .*odd"),
     ("snail/Maze-v0", {"episode_steps": 0}, r"episode_steps=0"),
     ("snail/Maze-v0", {"episodes": 0}, r"episodes=0"),
+    ("snail/Maze-v0", {"observe_position": "yes"}, r"observe_position='yes' .*true or false"),
 ])
 def test_bad_options_raise(env_id, kwargs, match):
     with pytest.raises(ValueError, match=match):
