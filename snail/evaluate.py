@@ -223,10 +223,12 @@ def baseline_names(env_name: str, spec) -> list[str]:
 
 
 def evaluate_agent(agent: Agent, env_id: str, kwargs: Mapping, trials: int, seed: int = 0,
-                   num_envs: int = 250, greedy: bool = False) -> dict[str, np.ndarray]:
+                   num_envs: int = 250, greedy: bool = False, forget_between_episodes: bool = False
+                   ) -> dict[str, np.ndarray]:
     """run_trials of a learned agent (sampling from its policy with a generator seeded by `seed`)."""
     num_envs = max(1, min(int(num_envs), int(trials)))
-    policy = AgentPolicy(agent, num_envs=num_envs, greedy=greedy, seed=seed)
+    policy = AgentPolicy(agent, num_envs=num_envs, greedy=greedy, seed=seed,
+                         forget_between_episodes=forget_between_episodes)
     return run_trials(policy, env_id, kwargs, num_trials=trials, seed=seed, num_envs=num_envs)
 
 
@@ -359,6 +361,7 @@ class EvaluateConfig:
     seed: int = 0
     device: str = "auto"
     greedy: bool = False
+    memory_ablation: bool = False
     num_envs: int = 250
     tune_trials: int = 500
     render: bool = False
@@ -380,7 +383,7 @@ class EvaluateConfig:
             "render_trial": (is_int(self.render_trial, 0), "an integer >= 0"),
             "torch_threads": (self.torch_threads is None or is_int(self.torch_threads, 1), "null or an int >= 1"),
         }
-        for key in ("greedy", "render", "attention"):
+        for key in ("greedy", "memory_ablation", "render", "attention"):
             checks[key] = (isinstance(getattr(self, key), bool), "true or false")
         for key, (ok, allowed) in checks.items():
             if not ok:
@@ -417,6 +420,9 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
         envs.close()
     env_name = env_name_of(env_id)
     names = baseline_names(env_name, ecfg.baseline)
+    if ecfg.memory_ablation and run is None:
+        raise EvaluationError("memory_ablation=true needs a run (run=<run folder>): it replays the agent with "
+                              "its memory wiped at every inner episode")
     if run is None and not names:
         raise EvaluationError("nothing to evaluate: no run given and baseline=none")
     render_maze = ecfg.render and env_name == "maze"
@@ -455,6 +461,11 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
             params["greedy"] = True
         rows.append(make_row(run.model_name, "agent", params, results, env_name))
         log(f"{run.model_name}: {ecfg.trials} trials in {time.perf_counter() - t0:.1f} s")
+        if ecfg.memory_ablation:
+            results = evaluate_agent(run.agent, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs,
+                                     ecfg.greedy, forget_between_episodes=True)
+            rows.append(make_row(f"{run.model_name} (memory wiped each episode)", "agent",
+                                 {**params, "memory_ablation": True}, results, env_name))
     for name in names:
         t0 = time.perf_counter()
         params, results = evaluate_baseline(name, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs,

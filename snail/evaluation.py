@@ -197,19 +197,34 @@ class AgentPolicy:
     Samples from the policy's softmax with its own seeded torch generator (or takes the argmax if `greedy`);
     the agent's mode (train/eval) is the caller's. Inputs go to the agent's device; actions come back as
     numpy.
+
+    `forget_between_episodes` is a memory ablation: at the first step of every inner episode after the first
+    (the observation's flag, its last entry, is 1) the agent's memory is wiped and the step is shown as a
+    trial's first (flag 0, no previous action or reward), so every inner episode is played as if it were a
+    new trial. What the agent gains from remembering earlier episodes is the difference to the plain policy.
     """
 
-    def __init__(self, agent, num_envs: int, greedy: bool = False, seed: int = 0):
+    def __init__(self, agent, num_envs: int, greedy: bool = False, seed: int = 0,
+                 forget_between_episodes: bool = False):
         import torch
 
         self._torch = torch
         self.agent, self.num_envs, self.greedy = agent, int(num_envs), bool(greedy)
+        self.forget_between_episodes = bool(forget_between_episodes)
         self.device = next(agent.parameters()).device
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.state = agent.initial_state(self.num_envs)
 
     def act(self, obs, prev_action, prev_reward, reset) -> np.ndarray:
         torch = self._torch
+        if self.forget_between_episodes:
+            new_episode = np.asarray(obs)[:, -1] > 0.5
+            if new_episode.any():
+                obs = np.array(obs, dtype=np.float32)
+                obs[new_episode, -1] = 0.0
+                prev_action = np.where(new_episode, -1, prev_action)
+                prev_reward = np.where(new_episode, 0.0, prev_reward).astype(np.float32)
+                reset = np.asarray(reset, dtype=bool) | new_episode
         with torch.no_grad():
             logits, _, self.state = self.agent.step(
                 torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device),

@@ -116,6 +116,38 @@ def test_identical_seeds_identical_output(runs, tmp_path):
     assert outs[0][0] != outs[2][0]
 
 
+def test_memory_ablation_replays_episode_one_when_memory_is_wiped(runs, tmp_path, monkeypatch):
+    """The maze restarts every inner episode at the trial's start cell and heading, so a greedy agent whose
+    memory is wiped at the inner-episode flag must see and compute in episode 2 exactly what it did in
+    episode 1 (same logits, step by step); with its memory (the plain policy) episode 2's logits differ."""
+    run = load_run(runs["maze"])
+    step = run.agent.step
+    logits_seen = []
+
+    def recording_step(*args, **kwargs):
+        out = step(*args, **kwargs)
+        logits_seen.append(out[0].clone())
+        return out
+
+    monkeypatch.setattr(run.agent, "step", recording_step)
+    for forget in (True, False):
+        logits_seen.clear()
+        results = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=6, num_envs=6, greedy=True,
+                                 forget_between_episodes=forget)
+        assert (results["episode_lengths"] == 12).all()  # untrained: both episodes hit the 12-step cap
+        episode_1, episode_2 = torch.stack(logits_seen[:12]), torch.stack(logits_seen[12:24])
+        assert torch.allclose(episode_1, episode_2, atol=1e-5) == forget
+    monkeypatch.undo()
+
+    report, _ = evaluate(eval_cfg(run=str(runs["maze"]), memory_ablation=True, out_dir=str(tmp_path)),
+                         log=lambda *a: None)
+    assert [r["policy"] for r in report["rows"]] == ["transformer", "transformer (memory wiped each episode)"]
+    assert report["rows"][1]["params"]["memory_ablation"] is True
+    assert "memory wiped" in (tmp_path / "evaluation.md").read_text()
+    with pytest.raises(EvaluationError, match="memory_ablation=true needs a run"):
+        evaluate({**FAST, "env": MAZE, "baseline": "random", "memory_ablation": True}, log=lambda *a: None)
+
+
 def test_baseline_alone_from_the_hydra_config(tmp_path, capsys):
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="evaluate", overrides=["env=bandit", "env.pulls=10", "baseline=ucb1",
