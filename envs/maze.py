@@ -19,7 +19,7 @@ Rewards: every step costs -0.01, the goal step included (so reaching the goal gi
 into a wall costs -0.001 more and leaves the agent in place. An inner episode's return is thus
 success - 0.01 * steps - 0.001 * wall bumps.
 
-Observation: float32 [2 * V*V + 4 + 1] with V = 2 * view_size + 1, in this order:
+Observation: float32 [2 * V*V + 4 (+ 2 * size) + 1] with V = 2 * view_size + 1, in this order:
 - walls [V*V] then goal [V*V]: a V x V window (row-major) of the maze drawn as a (2*size+1)^2 grid in which
   cells, the walls between them and the corners are squares alike; it covers the view_size x view_size cells
   centred on the agent plus the walls around them. 1 = wall (outside the maze counts as wall) / goal square.
