@@ -124,7 +124,7 @@ def ppo_update(agent: nn.Module, optimizer: torch.optim.Optimizer, batch: TrialB
     stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
                                                       "clip_fraction")}
     for _epoch in range(cfg.epochs):
-        order = torch.randperm(num_trials, generator=generator)
+        order = torch.randperm(num_trials, generator=generator, device=batch.obs.device)
         epoch_kls = []
         for start in range(0, num_trials, cfg.minibatch_trials):
             idx = order[start:start + cfg.minibatch_trials]

@@ -93,6 +93,17 @@ def test_smoke_run_of_every_pair(tmp_path, env, model):
         assert ckpt["counters"]["env_steps"] > 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_and_evaluation_on_cuda(tmp_path):
+    """device=cuda: every tensor and generator of the rollout, the update (minibatch order) and the evaluation
+    lives on the GPU (a CPU-only generator call once broke here)."""
+    cfg = tiny_config("maze", extra=["device=cuda"])
+    cfg.run.total_env_steps = 2 * 4 * 24
+    summary = train(cfg, tmp_path)
+    assert summary["updates"] >= 2 and "eval/trial_return" in read_metrics(tmp_path)[-1]
+    assert load_checkpoint(tmp_path / "last.pt")["counters"]["env_steps"] == summary["env_steps"]
+
+
 def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
     runs = {}
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
