@@ -280,6 +280,7 @@ def columns(env_name: str, episodes: int = 2) -> list[tuple[str, str, int]]:
         for k in range(1, episodes + 1):
             cols += [(f"steps_ep{k}", f"steps ep{k}", 1), (f"success_ep{k}", f"success ep{k}", 2),
                      (f"path_ratio_ep{k}", f"steps/shortest ep{k}", 2)]
+        cols += [(f"steps_ep{k}_minus_ep1", f"ep{k} - ep1 steps", 1) for k in range(2, episodes + 1)]
     return cols
 
 

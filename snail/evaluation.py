@@ -163,7 +163,8 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
     `best_arm_fraction`. Tabular MDP: `optimal_return`, `normalized` (mean return / mean optimal return, as
     SNAIL normalizes). Maze: per inner episode k (1-based): `steps_ep{k}` (steps of the episode, the cap when
     the goal was not reached), `success_ep{k}`, `path_ratio_ep{k}` (steps / shortest_path over successful
-    episodes), and `shortest_path`.
+    episodes), for k >= 2 `steps_ep{k}_minus_ep1` (the paired difference, trial by trial: its CI is the one
+    that says whether a later episode is shorter, as the mazes' spread cancels), and `shortest_path`.
     """
     env = env_name_of(env_name)
     out: dict = {"trials": int(len(results["trial_return"]))}
@@ -188,6 +189,9 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
             ok = success[:, k] & (shortest > 0)
             ratio = lengths[ok, k] / shortest[ok] if ok.any() else np.array([np.nan])
             out[f"path_ratio_ep{k + 1}"], out[f"path_ratio_ep{k + 1}_ci95"] = mean_ci(ratio)
+            if k > 0:
+                key = f"steps_ep{k + 1}_minus_ep1"
+                out[key], out[f"{key}_ci95"] = mean_ci(lengths[:, k] - lengths[:, 0])
     return out
 
 

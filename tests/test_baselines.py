@@ -293,6 +293,10 @@ def test_maze_random_and_summary():
     assert explorer["success_ep1"] == explorer["success_ep2"] == 1.0
     assert explorer["path_ratio_ep2"] == 1.0 and 1.2 < explorer["path_ratio_ep1"] < 3
     assert explorer["steps_ep2"] == explorer["shortest_path"] < explorer["steps_ep1"] < 40
+    # Paired, trial by trial: the explorer's episode 2 is shorter, and the difference's CI excludes 0.
+    assert explorer["steps_ep2_minus_ep1"] == pytest.approx(explorer["steps_ep2"] - explorer["steps_ep1"])
+    assert explorer["steps_ep2_minus_ep1"] + explorer["steps_ep2_minus_ep1_ci95"] < 0
+    assert abs(s["steps_ep2_minus_ep1"]) < 30  # random: no memory, episodes alike up to noise
 
 
 def test_run_trials_drives_a_learned_agent():
