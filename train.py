@@ -35,8 +35,9 @@ def main(cfg: DictConfig) -> float:
         try:
             summary = train(cfg, run_dir)
         except Exception:
-            # A run that failed before it saved its config (a bad value, say) leaves no folder behind.
-            if not (run_dir / "config.yaml").exists():
+            # A run that failed before it wrote anything (a bad value, say) leaves no folder behind; a folder
+            # holding anything besides Hydra's own files (a user's hydra.run.dir=.) is left alone.
+            if run_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in run_dir.iterdir()):
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
     last = f"last train return {summary['train']['trial_return']:.2f}; " if summary["train"] else ""

@@ -196,3 +196,8 @@ def test_command_line_run_with_a_bad_value_fails_and_leaves_no_folder(tmp_path):
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "algo.clip_coef=-1" in bad.stderr, bad.stderr
     assert not run_dir.exists()
+    # A folder that holds anything else is never removed.
+    (tmp_path / "keep.txt").write_text("mine")
+    bad = subprocess.run([sys.executable, "train.py", "algo.clip_coef=-1", f"hydra.run.dir={tmp_path}"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and (tmp_path / "keep.txt").read_text() == "mine"
