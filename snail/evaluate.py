@@ -463,10 +463,12 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
         rows.append(make_row(run.model_name, "agent", params, results, env_name))
         log(f"{run.model_name}: {ecfg.trials} trials in {time.perf_counter() - t0:.1f} s")
         if ecfg.memory_ablation:
+            t0 = time.perf_counter()
             results = evaluate_agent(run.agent, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs,
                                      ecfg.greedy, forget_between_episodes=True)
             rows.append(make_row(f"{run.model_name} (memory wiped each episode)", "agent",
                                  {**params, "memory_ablation": True}, results, env_name))
+            log(f"{run.model_name}, memory wiped: {ecfg.trials} trials in {time.perf_counter() - t0:.1f} s")
     for name in names:
         t0 = time.perf_counter()
         params, results = evaluate_baseline(name, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs,
