@@ -226,7 +226,8 @@ class MazeVectorEnv(MetaVectorEnv):
         return grids[:, self._pad: self._pad + full, self._pad: self._pad + full].copy()
 
     def _cells(self, flat: np.ndarray) -> np.ndarray:
-        local = flat - self._row_base
+        """(row, column) [n, 2] of the cells at flat positions of any rows (the modulo drops the row's base)."""
+        local = flat % (self._width * self._width)
         return np.stack([(local // self._width - self._pad) // 2, (local % self._width - self._pad) // 2], 1)
 
     @property
@@ -295,11 +296,10 @@ class MazeVectorEnv(MetaVectorEnv):
 
     def _write_position(self, rows, pos: np.ndarray) -> None:
         """The row and column one-hots of the agent's cell, after the heading."""
-        local = pos % (self._width * self._width)  # the square within the row's own grid
-        row, column = (local // self._width - self._pad) // 2, (local % self._width - self._pad) // 2
+        cells = self._cells(pos)
         first = 2 * self._area + 4
-        self._obs[rows, first: first + self.size] = self._eye_size[row]
-        self._obs[rows, first + self.size: first + 2 * self.size] = self._eye_size[column]
+        self._obs[rows, first: first + self.size] = self._eye_size[cells[:, 0]]
+        self._obs[rows, first + self.size: first + 2 * self.size] = self._eye_size[cells[:, 1]]
 
     def _task_step(self, actions: np.ndarray):
         if self.egocentric:
