@@ -169,7 +169,10 @@ class DenseStack(torch.autograd.Function):
         with torch.autocast(device, enabled=False):
             B, T, c_in = x.shape
             F_ = params[1].shape[0] // 2  # filters
-            out = x.new_empty(B, T, c_in + len(dilations) * F_, dtype=dtype)
+            # Zeros, not empty: the matmuls read the first c channels as a strided view of this buffer, and
+            # bf16 matmul kernels (oneDNN with AMX) may touch the not-yet-written channels beyond them, where
+            # uninitialized memory (NaN bit patterns) once turned whole outputs into NaN.
+            out = x.new_zeros(B, T, c_in + len(dilations) * F_, dtype=dtype)
             out[..., :c_in] = x
             flat = out.view(B * T, -1)  # [BT, C_out]
             derivatives = []
