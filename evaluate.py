@@ -4,14 +4,14 @@
     python evaluate.py env=bandit baseline=ucb1               # one baseline alone
     python evaluate.py run=runs/maze/... render=true attention=true
 
-Writes evaluation.json and evaluation.md (and pictures) into the run folder; see snail/evaluate.py.
+Writes evaluation.json and evaluation.md (and pictures) into the run folder; see snail/evaluation/cli.py.
 """
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from snail.evaluate import cli
+from snail.evaluation import cli
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")

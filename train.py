@@ -40,7 +40,7 @@ def main(cfg: DictConfig) -> float:
             if run_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in run_dir.iterdir()):
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
-    last = f"last train return {summary['train']['trial_return']:.2f}; " if summary["train"] else ""
+    last = f"last train return {summary['train']['return']:.2f}; " if summary["train"] else ""
     print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
           f"best eval return {summary['best_eval_return']:.2f}")
     # The return value is what Hydra sweepers optimise.

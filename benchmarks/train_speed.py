@@ -10,50 +10,35 @@ ratio to SNAIL's, measured in the same run (the machine is noisy; compare ratios
 from __future__ import annotations
 
 import argparse
-import sys
-import time
+import tempfile
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path and benchmarks/envs.py would shadow the `envs` package.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
+from hydra import compose, initialize_config_dir
 
-import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-
-from snail.agent import build_agent  # noqa: E402
-from snail.ppo import PPOConfig, ppo_update  # noqa: E402
-from snail.rollout import collect_trials, make_vector_env  # noqa: E402
-from snail.train import env_kwargs  # noqa: E402
+from snail.train import Workspace
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def measure(model: str, updates: int, overrides: list[str]) -> dict[str, float]:
+    """The training loop's own update (`Workspace.update`: rollout + PPO update) timed over `updates` updates
+    after a warm-up one."""
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"model={model}", *overrides])
-    ppo_cfg = PPOConfig.from_mapping(cfg.algo)
-    envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
-    torch.manual_seed(0)
-    agent = build_agent(cfg.model, obs_dim=envs.single_observation_space.shape[0],
-                        num_actions=int(envs.single_action_space.n), max_len=envs.unwrapped.max_trial_steps)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=ppo_cfg.lr)
-    rollout_s = update_s = 0.0
-    steps = 0
-    for i in range(updates + 1):  # the first is a warm-up
-        t0 = time.perf_counter()
-        agent.eval()
-        batch, _ = collect_trials(agent, envs, seed=i * ppo_cfg.num_envs)
-        t1 = time.perf_counter()
-        agent.train()
-        ppo_update(agent, optimizer, batch, ppo_cfg)
-        t2 = time.perf_counter()
-        if i > 0:
-            rollout_s += t1 - t0
-            update_s += t2 - t1
-            steps += int(batch.mask.sum())
-    return {"params": sum(p.numel() for p in agent.parameters()), "steps_per_s": steps / (rollout_s + update_s),
-            "rollout_share": rollout_s / (rollout_s + update_s), "update_s": update_s / updates,
-            "rollout_s": rollout_s / updates}
+        cfg = compose(config_name="config", overrides=[f"model={model}", "device=cpu", *overrides])
+    with tempfile.TemporaryDirectory() as run_dir:
+        workspace = Workspace(cfg, run_dir)
+        rollout_s = update_s = steps = 0.0
+        for i in range(updates + 1):  # the first is a warm-up
+            steps_before = workspace.counters["env_steps"]
+            logged = workspace.update()
+            if i > 0:
+                rollout_s += logged["charts/rollout_s"]
+                update_s += logged["charts/update_s"]
+                steps += workspace.counters["env_steps"] - steps_before
+    return {"params": sum(p.numel() for p in workspace.agent.parameters()),
+            "steps_per_s": steps / (rollout_s + update_s), "rollout_share": rollout_s / (rollout_s + update_s),
+            "update_s": update_s / updates, "rollout_s": rollout_s / updates}
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.blocks import Clock
-from snail.models import MODEL_CONFIGS
+from snail.models import MAZE_OBS_DIM, MODEL_CONFIGS, SNAIL_PRESETS
 
 
 class InputEncoder(nn.Module):
@@ -81,10 +81,16 @@ class Agent(nn.Module):
     def num_params(self, part: str = "all") -> int:
         """Parameter count of "policy" (encoder, network, head), "value" (value encoder, network, head; just
         the head with a shared trunk) or "all"."""
-        mods = {"policy": (self.policy_encoder, self.policy_net, self.policy_head),
-                "value": (self.value_encoder, self.value_net, self.value_head)}
-        mods["all"] = mods["policy"] + mods["value"]
-        return sum(p.numel() for m in mods[part] if m is not None for p in m.parameters())
+        groups = self.param_groups()
+        groups["all"] = groups["policy"] + groups["value"]
+        return sum(p.numel() for p in groups[part])
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters of the policy (encoder, network, head) and of the value function (value encoder,
+        network, head; just the head with a shared trunk), e.g. to clip their gradients separately."""
+        groups = {"policy": (self.policy_encoder, self.policy_net, self.policy_head),
+                  "value": (self.value_encoder, self.value_net, self.value_head)}
+        return {name: [p for m in mods if m is not None for p in m.parameters()] for name, mods in groups.items()}
 
     def forward(self, obs, prev_action, prev_reward) -> tuple[torch.Tensor, torch.Tensor]:
         """obs [B, T, D], prev_action [B, T] int64, prev_reward [B, T] -> logits [B, T, A], values [B, T].
@@ -157,3 +163,29 @@ def build_agent(model_cfg: Mapping, obs_dim: int, num_actions: int, max_len: int
         if not (isinstance(n, Integral) and not isinstance(n, bool) and n >= 1):
             raise ValueError(f"{key}={n!r} is invalid: expected an integer >= 1")
     return Agent(config_cls(**cfg), int(obs_dim), int(num_actions), int(max_len))
+
+
+def preset_table(settings: dict[str, tuple[int, int, int]] | None = None) -> str:
+    """Parameter counts of every preset / default config in the bandit and maze settings."""
+    settings = settings or {"bandit": (1, 5, 100), "maze": (MAZE_OBS_DIM, 3, 500)}  # (obs_dim, actions, T)
+    lines = [f"{'setting':<8} {'model':<50} {'policy':>9} {'value':>9} {'total':>9}"]
+    for setting, (obs_dim, num_actions, T) in settings.items():
+        encoder = {"encoder_hidden": SNAIL_PRESETS["snail"][setting]["encoder_hidden"]}
+        rows = [{"name": "snail", "preset": setting},
+                {"name": "snail", "preset": setting, "shared_trunk": True},
+                {"name": "tc_only", "preset": setting}, {"name": "attn_only", "preset": setting},
+                {"name": "transformer", **encoder}, {"name": "transformer", "shared_trunk": True, **encoder},
+                {"name": "lstm", **encoder}, {"name": "lstm", "cell": "gru", **encoder},
+                {"name": "lstm", "shared_trunk": True, **encoder}]
+        for cfg in rows:
+            agent = build_agent(cfg, obs_dim, num_actions, T)
+            label = " ".join([cfg["name"]] + [f"{k}={v}" for k, v in cfg.items() if k != "name" and v])
+            policy, value = agent.num_params("policy"), agent.num_params("value")
+            lines.append(f"{setting:<8} {label:<50} {policy:>9,} {value:>9,} {policy + value:>9,}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print("bandit: obs_dim 1, 5 actions, T=100;  maze: obs_dim "
+          f"{MAZE_OBS_DIM} (view_size 3), 3 actions, T=500\n")
+    print(preset_table())

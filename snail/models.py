@@ -8,7 +8,7 @@ Every sequence model maps per-step embeddings to per-step features and has:
     clear(state, rows [B] bool) -> state                              rows start a new trial
     step(x [B, in_dim], state, clock) -> ([B, out_dim], state)
         one step; clock.t [B] = each row's time index (t = 0 starts a trial), see blocks.Clock
-`python -m snail.models` prints the parameter count of every preset.
+`python -m snail.agent` prints the parameter count of every preset.
 """
 
 from __future__ import annotations
@@ -315,35 +315,4 @@ class RecurrentNet(nn.Module):
         return y[:, 0], list(h) if len(state) == 2 else [h]
 
 
-# ------------------------------------------------------------------------------------ parameter table
-
-
-def preset_table(settings: dict[str, tuple[int, int, int]] | None = None) -> str:
-    """Parameter counts of every preset / default config in the bandit and maze settings."""
-    from snail.agent import build_agent
-
-    settings = settings or {"bandit": (1, 5, 100), "maze": (MAZE_OBS_DIM, 3, 500)}  # (obs_dim, actions, T)
-    lines = [f"{'setting':<8} {'model':<50} {'policy':>9} {'value':>9} {'total':>9}"]
-    for setting, (obs_dim, num_actions, T) in settings.items():
-        encoder = {"encoder_hidden": SNAIL_PRESETS["snail"][setting]["encoder_hidden"]}
-        rows = [{"name": "snail", "preset": setting},
-                {"name": "snail", "preset": setting, "shared_trunk": True},
-                {"name": "tc_only", "preset": setting}, {"name": "attn_only", "preset": setting},
-                {"name": "transformer", **encoder}, {"name": "transformer", "shared_trunk": True, **encoder},
-                {"name": "lstm", **encoder}, {"name": "lstm", "cell": "gru", **encoder},
-                {"name": "lstm", "shared_trunk": True, **encoder}]
-        for cfg in rows:
-            agent = build_agent(cfg, obs_dim, num_actions, T)
-            label = " ".join([cfg["name"]] + [f"{k}={v}" for k, v in cfg.items() if k != "name" and v])
-            policy, value = agent.num_params("policy"), agent.num_params("value")
-            lines.append(f"{setting:<8} {label:<50} {policy:>9,} {value:>9,} {policy + value:>9,}")
-    return "\n".join(lines)
-
-
 MAZE_OBS_DIM = 103  # envs.maze with view_size 3: 2 * 7 * 7 + 5
-
-
-if __name__ == "__main__":
-    print("bandit: obs_dim 1, 5 actions, T=100;  maze: obs_dim "
-          f"{MAZE_OBS_DIM} (view_size 3), 3 actions, T=500\n")
-    print(preset_table())

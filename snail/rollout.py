@@ -1,92 +1,49 @@
-"""Rollouts of whole trials: steps a native vector env with the agent's cached state, fills a TrialBatch."""
+"""Training rollouts: one whole trial per env row, played by the agent through the trial loop, as a TrialBatch."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-import envs  # noqa: F401  (registers the snail/ env ids)
-from snail.ppo import TrialBatch
-
-# What the envs report in `info` on the last step of a trial (docs/interfaces.md); each env sends a subset.
-TRIAL_INFO_KEYS = ("trial_return", "episode_returns", "episode_lengths", "success", "optimal_return",
-                   "shortest_path", "arm_probs")
+from snail.trials import AgentPolicy, play_trials
 
 
-def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict) -> gym.vector.VectorEnv:
-    """The task's native batched env (numpy, no subprocesses)."""
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+@dataclass
+class TrialBatch:
+    """N whole trials padded to T steps. Shapes: obs [N, T, D]; everything else [N, T]."""
+
+    obs: torch.Tensor  # float32
+    prev_action: torch.Tensor  # int64, -1 at each trial's first step
+    prev_reward: torch.Tensor  # float32, 0 at each trial's first step
+    actions: torch.Tensor  # int64
+    logprobs: torch.Tensor  # float32, log pi_old(a_t | history)
+    values: torch.Tensor  # float32, V_old(history)
+    rewards: torch.Tensor  # float32
+    mask: torch.Tensor  # bool, True on steps inside the trial
+
+    def to(self, device) -> TrialBatch:
+        return TrialBatch(**{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)})
 
 
-def record_finished_trials(info: dict, rows: np.ndarray, store: dict[str, np.ndarray]) -> None:
-    """Copy the trial-end `info` entries of `rows` (bool [n]) into `store` (arrays [n, ...], made on use)."""
-    for key in TRIAL_INFO_KEYS:
-        if key not in info:
-            continue
-        value = np.asarray(info[key])
-        if key not in store:
-            store[key] = np.zeros_like(value)
-        store[key][rows] = value[rows]
-
-
-@torch.no_grad()
-def collect_trials(agent, vec_env: gym.vector.VectorEnv, seed: int, generator: torch.Generator | None = None
+def collect_trials(policy: AgentPolicy, vec_env: gym.vector.VectorEnv, seed: int
                    ) -> tuple[TrialBatch, dict[str, np.ndarray]]:
-    """Run one whole trial in every env row, sampling actions from `agent`.
+    """One whole trial in every env row (reset with `seed`: row i gets seed + i, so the tasks are a function of
+    the seed alone), sampled by `policy` (an AgentPolicy with `keep_outputs=True`).
 
-    The env is reset with `seed` (row i gets seed + i), so the tasks are a function of the seed alone.
-    Returns the TrialBatch (on the agent's device) and the trial-end info of every row ([num_envs, ...]).
+    Returns the TrialBatch (on the policy's device) and the per-trial results (`Trials.results()`).
     """
-    num_envs, max_steps = vec_env.num_envs, vec_env.unwrapped.max_trial_steps
-    device = next(agent.parameters()).device
-    obs_np, _ = vec_env.reset(seed=seed)
-
-    obs = torch.zeros((num_envs, max_steps, *obs_np.shape[1:]), dtype=torch.float32)
-    actions = torch.zeros((num_envs, max_steps), dtype=torch.int64)
-    logprobs = torch.zeros((num_envs, max_steps))
-    values = torch.zeros((num_envs, max_steps))
-    rewards = torch.zeros((num_envs, max_steps))
-    mask = torch.zeros((num_envs, max_steps), dtype=torch.bool)
-
-    state = agent.initial_state(num_envs)
-    prev_action = torch.full((num_envs,), -1, dtype=torch.int64, device=device)
-    prev_reward = torch.zeros(num_envs, device=device)
-    reset = torch.ones(num_envs, dtype=torch.bool, device=device)
-    in_trial = np.ones(num_envs, dtype=bool)  # rows whose first trial has not ended yet
-    trial_info: dict[str, np.ndarray] = {}
-    steps = 0
-    for t in range(max_steps):
-        obs_t = torch.from_numpy(obs_np).to(device)
-        logits, value, state = agent.step(obs_t, prev_action, prev_reward, state, reset)  # [n, A], [n]
-        action = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)
-        obs[:, t] = obs_t.cpu()
-        actions[:, t] = action.cpu()
-        logprobs[:, t] = F.log_softmax(logits, -1).gather(-1, action[:, None]).squeeze(-1).cpu()
-        values[:, t] = value.cpu()
-        mask[:, t] = torch.from_numpy(in_trial)
-
-        obs_np, reward, terminated, truncated, info = vec_env.step(action.cpu().numpy())
-        rewards[:, t] = torch.from_numpy(np.asarray(reward, dtype=np.float32))
-        finished = in_trial & (terminated | truncated)
-        if finished.any():
-            record_finished_trials(info, finished, trial_info)
-            in_trial &= ~finished
-        steps = t + 1
-        if not in_trial.any():
-            break
-        prev_action = action
-        prev_reward = rewards[:, t].to(device)
-        reset = torch.zeros_like(reset)
-    if in_trial.any():
-        raise RuntimeError(f"{int(in_trial.sum())} trials did not end within max_trial_steps={max_steps}")
-
-    rewards *= mask  # steps after a row's trial ended belong to the next (discarded) trial
-    prev_action_seq = torch.cat([torch.full((num_envs, 1), -1, dtype=torch.int64), actions[:, :-1]], dim=1)
-    prev_reward_seq = torch.cat([torch.zeros((num_envs, 1)), rewards[:, :-1]], dim=1)
-    batch = TrialBatch(obs=obs[:, :steps], prev_action=prev_action_seq[:, :steps],
-                       prev_reward=prev_reward_seq[:, :steps], actions=actions[:, :steps],
-                       logprobs=logprobs[:, :steps], values=values[:, :steps], rewards=rewards[:, :steps],
-                       mask=mask[:, :steps])
-    return batch.to(device), trial_info
+    trials = play_trials(policy, vec_env, seed, record_obs=True)
+    n = vec_env.num_envs
+    mask = torch.from_numpy(trials.mask)
+    actions = torch.from_numpy(trials.actions)  # steps after a row's trial ended hold valid (ignored) actions
+    rewards = torch.from_numpy(trials.rewards) * mask  # those steps belong to the next (discarded) trial
+    prev_action = torch.cat([torch.full((n, 1), -1, dtype=torch.int64), actions[:, :-1]], dim=1)
+    prev_reward = torch.cat([torch.zeros((n, 1)), rewards[:, :-1]], dim=1)
+    batch = TrialBatch(obs=torch.from_numpy(trials.obs), prev_action=prev_action, prev_reward=prev_reward,
+                       actions=actions, logprobs=trials.outputs["logprob"], values=trials.outputs["value"],
+                       rewards=rewards, mask=mask)
+    return batch.to(policy.device), trials.results()

@@ -1,4 +1,4 @@
-"""One training run: seeding, the rollout/update loop, TensorBoard, progress bar, checkpoints and resume.
+"""One training run: `Workspace` sets it up (or resumes it), then repeats update / evaluate / save.
 
 `train(cfg, run_dir)` is what `python train.py` calls; tests and notebooks call it directly with a config
 composed by Hydra's compose API (or any mapping of the same shape).
@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
@@ -25,9 +24,12 @@ from tqdm import tqdm
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snail.config import dataclass_from_mapping
-from snail.evaluation import EVAL_SEED_OFFSET, AgentPolicy, run_trials
+from snail.device import resolve_device
+from snail.envs import env_options, make_vector_env
+from snail.metrics import scalars, summarize
 from snail.ppo import PPOConfig, ppo_update
-from snail.rollout import collect_trials, make_vector_env
+from snail.rollout import collect_trials
+from snail.trials import EVAL_SEED_OFFSET, AgentPolicy, run_trials
 
 # Spreads the training seeds of runs with different `seed` values far apart.
 _SEED_STRIDE = 10_000_019
@@ -57,40 +59,6 @@ class RunConfig:
                 raise ValueError(f"run.{key}={getattr(self, key)!r} is invalid: expected {allowed}")
 
 
-def resolve_device(name: str) -> torch.device:
-    allowed = ("auto", "cpu", "cuda")
-    if name not in allowed and not str(name).startswith("cuda:"):
-        raise ValueError(f"device={name!r} is invalid: expected one of {allowed} (or 'cuda:N')")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was asked for, but torch sees no CUDA device (use cpu or auto)")
-    return torch.device(name)
-
-
-def env_kwargs(env_cfg: Mapping) -> dict:
-    """The env group's options minus its bookkeeping keys: what `gymnasium.make` takes."""
-    return {k: v for k, v in env_cfg.items() if k not in ("name", "id")}
-
-
-def trial_metrics(info: dict[str, np.ndarray]) -> dict[str, float]:
-    """Scalar summaries of a batch of finished trials (arrays [n, ...] from `collect_trials`)."""
-    out = {"trial_return": float(np.mean(info["trial_return"]))}
-    episode_returns, episode_lengths = info["episode_returns"], info["episode_lengths"]
-    if episode_returns.shape[1] > 1:
-        for k in range(episode_returns.shape[1]):
-            out[f"episode_{k + 1}/return"] = float(np.mean(episode_returns[:, k]))
-            out[f"episode_{k + 1}/length"] = float(np.mean(episode_lengths[:, k]))
-    if "success" in info:
-        out["success_rate"] = float(np.mean(info["success"]))
-        for k in range(info["success"].shape[1]):
-            out[f"episode_{k + 1}/success"] = float(np.mean(info["success"][:, k]))
-    if "optimal_return" in info:
-        out["regret"] = float(np.mean(info["optimal_return"] - info["trial_return"]))
-        out["normalized_score"] = float(np.mean(info["trial_return"]) / np.mean(info["optimal_return"]))
-    return out
-
-
 @contextmanager
 def stop_on_signals():
     """Turns the first Ctrl-C or SIGTERM into a request to stop after the current update (and checkpoint);
@@ -110,126 +78,182 @@ def stop_on_signals():
             signal.signal(sig, old)
 
 
+class Workspace:
+    """A run folder and everything that trains in it: config, env, agent, optimizer, RNG, counters, logs.
+
+    `Workspace(cfg, run_dir)` validates the config and builds the run (before any file is written);
+    `resume()` loads `run_dir/last.pt`; `run()` loops `update()` / `evaluate()` / `save()` until the run's
+    step or time limit or a signal, then closes the logs and returns a summary.
+    """
+
+    def __init__(self, cfg: DictConfig | Mapping, run_dir: str | Path):
+        self.cfg = cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
+        # Validate everything before any work starts.
+        self.run_cfg = dataclass_from_mapping(RunConfig, cfg.run, "run")
+        self.ppo_cfg = PPOConfig.from_mapping(cfg.algo)
+        self.device = resolve_device(cfg.device)
+        if self.run_cfg.torch_threads:
+            torch.set_num_threads(self.run_cfg.torch_threads)
+        self.env_options = env_options(cfg.env)
+        self.vec_env = make_vector_env(cfg.env.id, self.ppo_cfg.num_envs, self.env_options)
+        self.dims = {"obs_dim": self.vec_env.single_observation_space.shape[0],
+                     "num_actions": int(self.vec_env.single_action_space.n),
+                     "max_len": int(self.vec_env.unwrapped.max_trial_steps)}
+        torch.manual_seed(cfg.seed)
+        self.agent = build_agent(cfg.model, **self.dims).to(self.device)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=self.ppo_cfg.lr, eps=1e-5)
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.run_dir = Path(run_dir)
+        self.counters = {"update": 0, "env_steps": 0, "wall_clock_s": 0.0, "best_eval_return": -math.inf}
+        self.resumed = False
+        self._start_clock()
+
+    # ---- setup ----------------------------------------------------------------------------------------------
+
+    def _start_clock(self) -> None:
+        """Wall-clock time counts from here, on top of what the run had spent before a resume."""
+        self._start_time = time.perf_counter()
+        self._wall_at_start = self.counters["wall_clock_s"]
+        self.last_train: dict = {}
+
+    def resume(self) -> None:
+        """Continue from `last.pt`: weights, optimizer, RNG and counters (the same curve as an unbroken run)."""
+        ckpt = load_checkpoint(self.run_dir / "last.pt", map_location=self.device)
+        try:
+            self.agent.load_state_dict(ckpt["model"])
+        except RuntimeError as err:
+            raise CheckpointError(f"{self.run_dir / 'last.pt'} does not match the model of its config: {err}"
+                                  ) from err
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.generator.set_state(ckpt["generator"])
+        self.counters.update(ckpt["counters"])
+        self.resumed = True
+
+    def _open_logs(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.resumed:
+            _truncate_metrics(self.run_dir / "metrics.jsonl", self.counters["env_steps"])
+        else:
+            OmegaConf.save(self.cfg, self.run_dir / "config.yaml")
+        self.writer = SummaryWriter(self.run_dir / "tb",
+                                    purge_step=self.counters["env_steps"] if self.resumed else None)
+        if not self.resumed:
+            self.writer.add_text("config", f"```\n{OmegaConf.to_yaml(self.cfg)}\n```", 0)
+            _write_hparams(self.writer, self.cfg)
+        self.metrics_file = open(self.run_dir / "metrics.jsonl", "a")
+        self.progress = tqdm(total=self.run_cfg.total_env_steps, initial=self.counters["env_steps"], unit="step",
+                             unit_scale=True, disable=not self.run_cfg.progress, dynamic_ncols=True)
+
+    # ---- one update -----------------------------------------------------------------------------------------
+
+    def update(self) -> dict[str, float]:
+        """One rollout of whole trials and one PPO update; returns the scalars to log."""
+        ppo_cfg, counters = self.ppo_cfg, self.counters
+        if ppo_cfg.lr_schedule == "linear":
+            lr = ppo_cfg.lr * (1.0 - counters["env_steps"] / self.run_cfg.total_env_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        t0 = time.perf_counter()
+        seed = (self.cfg.seed * _SEED_STRIDE + counters["update"] * ppo_cfg.num_envs) % EVAL_SEED_OFFSET
+        self.agent.eval()
+        policy = AgentPolicy(self.agent, ppo_cfg.num_envs, generator=self.generator, keep_outputs=True)
+        batch, results = collect_trials(policy, self.vec_env, seed)
+        t1 = time.perf_counter()
+        self.agent.train()
+        losses = ppo_update(self.agent, self.optimizer, batch, ppo_cfg, generator=self.generator)
+        t2 = time.perf_counter()
+
+        steps = int(batch.mask.sum())
+        counters["update"] += 1
+        counters["env_steps"] += steps
+        counters["wall_clock_s"] = self._wall_at_start + time.perf_counter() - self._start_time
+        self.last_train = summarize(results, self.cfg.env.id)
+        logged = scalars(self.last_train, "train")
+        logged.update({f"losses/{k}": v for k, v in losses.items()})
+        logged.update({
+            "charts/learning_rate": self.optimizer.param_groups[0]["lr"],
+            "charts/env_steps_per_s": steps / (t2 - t0),
+            "charts/rollout_s": t1 - t0,
+            "charts/update_s": t2 - t1,
+            "charts/wall_clock_s": counters["wall_clock_s"],
+        })
+        return logged
+
+    # ---- evaluate -------------------------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, float]:
+        """The trial metrics on the run's fixed held-out tasks (seeds from EVAL_SEED_OFFSET, so the curve
+        compares); a new best return is saved as `best.pt`."""
+        self.agent.eval()
+        policy = AgentPolicy(self.agent, num_envs=self.run_cfg.eval_trials, seed=self.cfg.seed)
+        summary = summarize(run_trials(policy, self.cfg.env.id, self.env_options,
+                                       num_trials=self.run_cfg.eval_trials), self.cfg.env.id)
+        if summary["return"] > self.counters["best_eval_return"]:
+            self.counters["best_eval_return"] = summary["return"]
+            self.save("best.pt")
+        return scalars(summary, "eval")
+
+    # ---- save -----------------------------------------------------------------------------------------------
+
+    def save(self, name: str) -> None:
+        save_checkpoint(self.run_dir / name, {
+            "config": OmegaConf.to_container(self.cfg), "model": self.agent.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+            "counters": dict(self.counters), **self.dims,
+        })
+
+    def _log(self, logged: dict[str, float]) -> None:
+        step = self.counters["env_steps"]
+        for key, value in logged.items():
+            self.writer.add_scalar(key, value, step)
+        self.metrics_file.write(json.dumps({"env_steps": step, "update": self.counters["update"], **logged}) + "\n")
+        self.metrics_file.flush()
+
+    # ---- the loop -------------------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        """Train until `run.total_env_steps`, `run.max_minutes`, Ctrl-C or SIGTERM; returns a summary:
+        env_steps, updates, wall_clock_s, last train metrics, best eval return, stopped_by_signal."""
+        run_cfg, counters = self.run_cfg, self.counters
+        self._open_logs()
+        self._start_clock()
+        with stop_on_signals() as stop:
+            while counters["env_steps"] < run_cfg.total_env_steps:
+                elapsed_min = (time.perf_counter() - self._start_time) / 60
+                if stop["stop"] or (run_cfg.max_minutes is not None and elapsed_min >= run_cfg.max_minutes):
+                    break
+                steps_before = counters["env_steps"]
+                logged = self.update()
+                is_last = counters["env_steps"] >= run_cfg.total_env_steps
+                if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
+                    logged.update(self.evaluate())
+                self._log(logged)
+                self.progress.update(counters["env_steps"] - steps_before)
+                self.progress.set_postfix(ret=f"{self.last_train['return']:.2f}",
+                                          sps=f"{logged['charts/env_steps_per_s']:.0f}")
+                if counters["update"] % run_cfg.checkpoint_every == 0:
+                    self.save("last.pt")
+            # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here.
+            self.save("last.pt")
+        self.progress.close()
+        self.metrics_file.close()
+        self.writer.close()
+        return {"env_steps": counters["env_steps"], "updates": counters["update"],
+                "wall_clock_s": counters["wall_clock_s"], "best_eval_return": counters["best_eval_return"],
+                "train": self.last_train, "stopped_by_signal": stop["stop"]}
+
+
 def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) -> dict:
     """Train the agent described by `cfg` (env/model/algo/run groups, seed, device), writing TensorBoard
     curves, `metrics.jsonl`, `config.yaml` and checkpoints `last.pt`/`best.pt` into `run_dir`.
 
-    With `resume=True`, continues from `run_dir/last.pt` (same curve, same RNG streams). Returns a summary:
-    env_steps, updates, wall_clock_s, last train metrics, best eval return.
+    With `resume=True`, continues from `run_dir/last.pt` (same curve, same RNG streams). Returns
+    `Workspace.run()`'s summary.
     """
-    cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
-    # Validate everything before any work starts.
-    run_cfg = dataclass_from_mapping(RunConfig, cfg.run, "run")
-    ppo_cfg = PPOConfig.from_mapping(cfg.algo)
-    device = resolve_device(cfg.device)
-    if run_cfg.torch_threads:
-        torch.set_num_threads(run_cfg.torch_threads)
-    envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
-    obs_dim = envs.single_observation_space.shape[0]
-    num_actions = int(envs.single_action_space.n)
-    max_len = envs.unwrapped.max_trial_steps
-    torch.manual_seed(cfg.seed)
-    agent = build_agent(cfg.model, obs_dim=obs_dim, num_actions=num_actions, max_len=max_len).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=ppo_cfg.lr, eps=1e-5)
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
-
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    counters = {"update": 0, "env_steps": 0, "wall_clock_s": 0.0, "best_eval_return": -math.inf}
+    workspace = Workspace(cfg, run_dir)
     if resume:
-        ckpt = load_checkpoint(run_dir / "last.pt", map_location=device)
-        try:
-            agent.load_state_dict(ckpt["model"])
-        except RuntimeError as err:
-            raise CheckpointError(f"{run_dir / 'last.pt'} does not match the model of its config: {err}") from err
-        optimizer.load_state_dict(ckpt["optimizer"])
-        generator.set_state(ckpt["generator"])
-        counters.update(ckpt["counters"])
-        _truncate_metrics(run_dir / "metrics.jsonl", counters["env_steps"])
-    else:
-        OmegaConf.save(cfg, run_dir / "config.yaml")
-
-    def checkpoint(name: str) -> None:
-        save_checkpoint(run_dir / name, {
-            "config": OmegaConf.to_container(cfg), "model": agent.state_dict(),
-            "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "counters": dict(counters),
-            "obs_dim": obs_dim, "num_actions": num_actions, "max_len": max_len,
-        })
-
-    writer = SummaryWriter(run_dir / "tb", purge_step=counters["env_steps"] if resume else None)
-    if not resume:
-        writer.add_text("config", f"```\n{OmegaConf.to_yaml(cfg)}\n```", 0)
-        _write_hparams(writer, cfg)
-    metrics_file = open(run_dir / "metrics.jsonl", "a")
-    start_time = time.perf_counter()
-    wall_at_start = counters["wall_clock_s"]
-    progress = tqdm(total=run_cfg.total_env_steps, initial=counters["env_steps"], unit="step", unit_scale=True,
-                    disable=not run_cfg.progress, dynamic_ncols=True)
-    last_train: dict[str, float] = {}
-    with stop_on_signals() as stop:
-        while counters["env_steps"] < run_cfg.total_env_steps:
-            elapsed_min = (time.perf_counter() - start_time) / 60
-            if stop["stop"] or (run_cfg.max_minutes is not None and elapsed_min >= run_cfg.max_minutes):
-                break
-            if ppo_cfg.lr_schedule == "linear":
-                lr = ppo_cfg.lr * (1.0 - counters["env_steps"] / run_cfg.total_env_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-
-            t0 = time.perf_counter()
-            seed = (cfg.seed * _SEED_STRIDE + counters["update"] * ppo_cfg.num_envs) % EVAL_SEED_OFFSET
-            agent.eval()
-            batch, info = collect_trials(agent, envs, seed=seed, generator=generator)
-            t1 = time.perf_counter()
-            agent.train()
-            losses = ppo_update(agent, optimizer, batch, ppo_cfg, generator=generator)
-            t2 = time.perf_counter()
-
-            steps = int(batch.mask.sum())
-            counters["update"] += 1
-            counters["env_steps"] += steps
-            counters["wall_clock_s"] = wall_at_start + time.perf_counter() - start_time
-            last_train = trial_metrics(info)
-            scalars = {f"train/{k}": v for k, v in last_train.items()}
-            scalars.update({f"losses/{k}": v for k, v in losses.items()})
-            scalars.update({
-                "charts/learning_rate": optimizer.param_groups[0]["lr"],
-                "charts/env_steps_per_s": steps / (t2 - t0),
-                "charts/rollout_s": t1 - t0,
-                "charts/update_s": t2 - t1,
-                "charts/wall_clock_s": counters["wall_clock_s"],
-            })
-
-            is_last = counters["env_steps"] >= run_cfg.total_env_steps
-            if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
-                # The same held-out tasks every time (seeds from EVAL_SEED_OFFSET), so the curve compares.
-                agent.eval()
-                eval_policy = AgentPolicy(agent, num_envs=run_cfg.eval_trials, seed=cfg.seed)
-                eval_metrics = trial_metrics(run_trials(eval_policy, cfg.env.id, env_kwargs(cfg.env),
-                                                        num_trials=run_cfg.eval_trials))
-                scalars.update({f"eval/{k}": v for k, v in eval_metrics.items()})
-                if eval_metrics["trial_return"] > counters["best_eval_return"]:
-                    counters["best_eval_return"] = eval_metrics["trial_return"]
-                    checkpoint("best.pt")
-
-            for key, value in scalars.items():
-                writer.add_scalar(key, value, counters["env_steps"])
-            metrics_file.write(json.dumps({"env_steps": counters["env_steps"], "update": counters["update"],
-                                           **scalars}) + "\n")
-            metrics_file.flush()
-            progress.update(steps)
-            progress.set_postfix(ret=f"{last_train['trial_return']:.2f}",
-                                 sps=f"{scalars['charts/env_steps_per_s']:.0f}")
-            if counters["update"] % run_cfg.checkpoint_every == 0:
-                checkpoint("last.pt")
-        # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here.
-        checkpoint("last.pt")
-    progress.close()
-    metrics_file.close()
-    writer.close()
-    return {"env_steps": counters["env_steps"], "updates": counters["update"],
-            "wall_clock_s": counters["wall_clock_s"], "best_eval_return": counters["best_eval_return"],
-            "train": last_train, "stopped_by_signal": stop["stop"]}
+        workspace.resume()
+    return workspace.run()
 
 
 def _truncate_metrics(path: Path, env_steps: int) -> None:
@@ -244,7 +268,7 @@ def _write_hparams(writer: SummaryWriter, cfg: DictConfig) -> None:
     """The flattened config in TensorBoard's HParams tab, linked to the eval and train return curves."""
     flat = flatten(OmegaConf.to_container(cfg))
     hparam_dict = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flat.items()}
-    metrics = {"eval/trial_return": 0.0, "train/trial_return": 0.0}
+    metrics = {"eval/return": 0.0, "train/return": 0.0}
     for summary in hparams(hparam_dict, metrics):
         writer.file_writer.add_summary(summary)
 

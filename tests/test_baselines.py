@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snail.baselines import BASELINES, DEFAULT_GRIDS, gittins_index_table, make_baseline, tune_baseline
-from snail.evaluation import EVAL_SEED_OFFSET, TUNE_SEED_OFFSET, run_trials, summarize
+from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, gittins_index_table, make_baseline
+from snail.evaluation.score import tune_baseline
+from snail.metrics import summarize
+from snail.trials import EVAL_SEED_OFFSET, TUNE_SEED_OFFSET, run_trials
 
 
 def _single_tree_index(a0: int, b0: int, gamma: float, depth: int) -> float:
@@ -302,7 +304,7 @@ def test_maze_random_and_summary():
 def test_run_trials_drives_a_learned_agent():
     torch = pytest.importorskip("torch")
     from snail.agent import build_agent
-    from snail.evaluation import AgentPolicy
+    from snail.trials import AgentPolicy
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batches: threads only contend on a shared machine

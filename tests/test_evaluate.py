@@ -19,12 +19,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
-from snail import plot, render
-from snail.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
+from snail import plot
 from snail.checkpoint import FORMAT, CheckpointError
-from snail.evaluate import EvaluationError, cli, evaluate, evaluate_agent, evaluate_baseline, load_run
-from snail.evaluation import EVAL_SEED_OFFSET
+from snail.evaluation import EvaluationError, cli, evaluate, load_run, render
+from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
+from snail.evaluation.score import evaluate_agent, evaluate_baseline
 from snail.train import train
+from snail.trials import EVAL_SEED_OFFSET
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ENV = {"bandit": ["env.pulls=10"], "maze": ["env.size=3", "env.episode_steps=12"]}
@@ -274,7 +275,7 @@ def test_render_maze_paths_gif_and_attention(runs, tmp_path):
 
 
 def render_policy(run):
-    from snail.evaluation import AgentPolicy
+    from snail.trials import AgentPolicy
 
     return AgentPolicy(run.agent, num_envs=1)
 
@@ -303,7 +304,7 @@ def test_curves_come_from_tensorboard_and_match_metrics_jsonl(runs, tmp_path):
     tb_steps, tb_values = plot.read_curve(runs["snail0"])
     rows = [json.loads(line) for line in (runs["snail0"] / "metrics.jsonl").read_text().splitlines()]
     assert tb_steps.tolist() == [r["env_steps"] for r in rows]
-    np.testing.assert_allclose(tb_values, [r["eval/trial_return"] for r in rows], rtol=1e-6)
+    np.testing.assert_allclose(tb_values, [r["eval/return"] for r in rows], rtol=1e-6)
     no_tb = tmp_path / "run"
     no_tb.mkdir()
     for name in ("config.yaml", "metrics.jsonl"):

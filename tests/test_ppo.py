@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from snail.ppo import PPOConfig, TrialBatch, compute_gae, ppo_update
+from snail.ppo import PPOConfig, compute_gae, ppo_update
+from snail.rollout import TrialBatch
 
 
 def reference_gae(rewards, values, length, gamma, lam):
@@ -59,6 +60,9 @@ class TablePolicy(torch.nn.Module):
         super().__init__()
         self.logits = torch.nn.Parameter(torch.zeros(num_actions))
         self.value = torch.nn.Parameter(torch.zeros(()))
+
+    def param_groups(self):
+        return {"policy": [self.logits], "value": [self.value]}
 
     def forward(self, obs, prev_action, prev_reward):
         n, t = prev_action.shape

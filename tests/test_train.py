@@ -85,7 +85,7 @@ def test_smoke_run_of_every_pair(tmp_path, env, model):
     rows = read_metrics(tmp_path)
     assert len(rows) == summary["updates"]
     assert all(torch.isfinite(torch.tensor(r["losses/policy_loss"])) for r in rows)
-    assert "eval/trial_return" in rows[-1]
+    assert "eval/return" in rows[-1]
     assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
     assert OmegaConf.load(tmp_path / "config.yaml").model.name == model
     for name in ("last.pt", "best.pt"):
@@ -100,7 +100,7 @@ def test_training_and_evaluation_on_cuda(tmp_path):
     cfg = tiny_config("maze", extra=["device=cuda"])
     cfg.run.total_env_steps = 2 * 4 * 24
     summary = train(cfg, tmp_path)
-    assert summary["updates"] >= 2 and "eval/trial_return" in read_metrics(tmp_path)[-1]
+    assert summary["updates"] >= 2 and "eval/return" in read_metrics(tmp_path)[-1]
     assert load_checkpoint(tmp_path / "last.pt")["counters"]["env_steps"] == summary["env_steps"]
 
 
@@ -110,7 +110,7 @@ def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
         cfg = tiny_config(extra=[f"seed={seed}", "run.total_env_steps=120"])
         train(cfg, tmp_path / name)
         runs[name] = read_metrics(tmp_path / name)
-    keys = ["train/trial_return", "losses/policy_loss", "losses/value_loss", "eval/trial_return"]
+    keys = ["train/return", "losses/policy_loss", "losses/value_loss", "eval/return"]
     assert [[r.get(k) for k in keys] for r in runs["a"]] == [[r.get(k) for k in keys] for r in runs["b"]]
     assert [r["losses/value_loss"] for r in runs["a"]] != [r["losses/value_loss"] for r in runs["c"]]
 
@@ -139,7 +139,7 @@ def test_interrupted_run_checkpoints_and_resume_continues_the_same_curve(tmp_pat
     straight, resumed = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
     assert [r["env_steps"] for r in resumed] == [r["env_steps"] for r in straight]
     for a, b in zip(straight, resumed, strict=True):
-        for key in ("train/trial_return", "losses/policy_loss", "losses/value_loss", "charts/learning_rate"):
+        for key in ("train/return", "losses/policy_loss", "losses/value_loss", "charts/learning_rate"):
             assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
 
 
@@ -162,7 +162,7 @@ def test_snail_learns_a_two_armed_bandit(tmp_path):
     cfg = compose_config(["env=bandit", "env.arms=2", "env.pulls=20", "run.total_env_steps=600000",
                           "run.eval_every=25", "run.eval_trials=1000", "run.progress=false"])
     summary = train(cfg, tmp_path)
-    final_eval = [r for r in read_metrics(tmp_path) if "eval/trial_return" in r][-1]["eval/trial_return"]
+    final_eval = [r for r in read_metrics(tmp_path) if "eval/return" in r][-1]["eval/return"]
     assert final_eval > 11.8, summary
 
 

@@ -31,21 +31,18 @@ import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from snail.blocks import AttentionBlock  # noqa: E402
-from snail.evaluation import EVAL_SEED_OFFSET, env_id_of  # noqa: E402
+from snail.envs import env_id_of, inner_episode_starts, make_vector_env  # noqa: E402
+from snail.envs.maze import WALL  # noqa: E402
 from snail.models import CausalSelfAttention  # noqa: E402
-from snail.rollout import make_vector_env  # noqa: E402
-
-_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west (as in envs.maze)
-_WALL = 1
-
+from snail.trials import EVAL_SEED_OFFSET, play_trials  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------- recording
 
 
-def record_trial(policy, env_id: str, env_kwargs: dict | None = None, seed: int = 0, trial: int = 0,
+def record_trial(policy, env_id: str, env_options: dict | None = None, seed: int = 0, trial: int = 0,
                  seed_offset: int = EVAL_SEED_OFFSET) -> dict:
-    """Play one trial (the task of env seed `seed_offset + seed + trial`) with a one-row `policy` (anything
-    `run_trials` takes, built for num_envs=1) and record it.
+    """Play one trial (the task of env seed `seed_offset + seed + trial`) with a one-row `policy` (any policy
+    of the trial loop, built for num_envs=1) and record it.
 
     Returns a dict: `seed`, `obs` [T, D], `prev_action` [T], `prev_reward` [T] (the agent's inputs, -1 / 0 at
     the first step), `actions` [T], `rewards` [T], `episode` [T] (inner-episode index of each step); for a
@@ -54,80 +51,63 @@ def record_trial(policy, env_id: str, env_kwargs: dict | None = None, seed: int 
     cell after every step), `headings` (the same per episode, heading after each step), `success` (bool per
     inner episode), `shortest_path`.
     """
-    env_id = env_id_of(env_id)
-    envs = make_vector_env(env_id, 1, dict(env_kwargs or {}))
+    vec_env = make_vector_env(env_id_of(env_id), 1, dict(env_options or {}))
     try:
-        u = envs.unwrapped
         env_seed = int(seed_offset + seed + trial)
-        obs, info = envs.reset(seed=env_seed)
-        if getattr(policy, "set_task", None) is not None:
-            policy.set_task(info, np.arange(1), u)
-        maze = hasattr(u, "grids")
-        out: dict = {"seed": env_seed, "env_id": env_id}
-        if maze:
-            grid = u.grids[0]
-            start, goal, heading = u.start_cells[0].copy(), u.goal_cells[0].copy(), int(u.headings[0])
-            out.update(grid=grid, start=start, goal=goal, start_heading=heading, egocentric=bool(u.egocentric),
-                       shortest_path=int(np.asarray(info["shortest_path"])[0]))
-            paths, headings, success = [[start.copy()]], [[heading]], []
-        rec = {k: [] for k in ("obs", "prev_action", "prev_reward", "actions", "rewards", "episode")}
-        prev_action, prev_reward = np.full(1, -1, np.int64), np.zeros(1, np.float32)
-        reset, episode = np.ones(1, bool), 0
-        for _ in range(int(u.max_trial_steps)):
-            action = np.asarray(policy.act(obs, prev_action, prev_reward, reset), dtype=np.int64)
-            if maze:
-                cell, heading = u.agent_cells[0].copy(), int(u.headings[0])
-            rec["obs"].append(obs[0].copy())
-            rec["prev_action"].append(int(prev_action[0]))
-            rec["prev_reward"].append(float(prev_reward[0]))
-            rec["actions"].append(int(action[0]))
-            rec["episode"].append(episode)
-            obs, reward, terminated, truncated, info = envs.step(action)
-            rec["rewards"].append(float(reward[0]))
-            done = bool(terminated[0] or truncated[0])
-            ended = done or obs[0, -1] > 0.5  # the flag marks the first step of the next inner episode
-            if maze:
-                if ended:  # the env already put the agent back at the start: redo the move here
-                    reached = reward[0] > 0.5
-                    cell, heading = _move(grid, cell, heading, int(action[0]), u.egocentric)
-                    if reached:
-                        cell = goal.copy()
-                    success.append(bool(reached))
-                else:
-                    cell, heading = u.agent_cells[0].copy(), int(u.headings[0])
-                paths[-1].append(cell)
-                headings[-1].append(heading)
-                if ended and not done:
-                    paths.append([start.copy()])
-                    headings.append([int(out["start_heading"])])
-            if done:
-                break
-            if ended:
-                episode += 1
-            reset[:] = False
-            prev_action, prev_reward = action, np.asarray(reward, dtype=np.float32)
-        out.update({k: np.asarray(v) for k, v in rec.items()})
-        out["obs"] = out["obs"].astype(np.float32)
-        if maze:
-            out["paths"] = [np.asarray(p, dtype=np.int64) for p in paths]
-            out["headings"] = [np.asarray(h, dtype=np.int64) for h in headings]
-            out["success"] = np.asarray(success, dtype=bool)
-        return out
+        maze = MazePathRecorder(vec_env.unwrapped) if hasattr(vec_env.unwrapped, "grids") else None
+        trials = play_trials(policy, vec_env, env_seed, record_obs=True, on_step=maze)
     finally:
-        envs.close()
+        vec_env.close()
+    actions, rewards = trials.actions[0], trials.rewards[0]
+    obs = trials.obs[0]
+    out = {"seed": env_seed, "env_id": env_id_of(env_id), "obs": obs, "actions": actions, "rewards": rewards,
+           "prev_action": np.concatenate([[-1], actions[:-1]]).astype(np.int64),
+           "prev_reward": np.concatenate([[0.0], rewards[:-1]]).astype(np.float32),
+           # the flag marks the first step of every inner episode after the first
+           "episode": np.cumsum(inner_episode_starts(obs) & (np.arange(len(obs)) > 0))}
+    if maze is not None:
+        out.update(maze.recorded(), success=np.asarray(trials.end_info["success"][0], dtype=bool)[:len(maze.paths)],
+                   shortest_path=int(trials.end_info["shortest_path"][0]))
+    return out
 
 
-def _move(grid, cell, heading: int, action: int, egocentric: bool):
-    """The cell and heading after `action` (as envs.maze moves), for the one step whose result the env hides."""
-    if egocentric:
-        heading = (heading + (0, -1, 1)[action]) % 4
-        moving = action == 0
-    else:
-        heading, moving = action, True
-    r, c = int(cell[0]), int(cell[1])
-    if moving and grid[2 * r + 1 + _DR[heading], 2 * c + 1 + _DC[heading]] != _WALL:
-        r, c = r + _DR[heading], c + _DC[heading]
-    return np.array([r, c]), heading
+class MazePathRecorder:
+    """An `on_step` observer of `play_trials` on a one-row maze: the cell and heading after every step of the
+    first trial, one path per inner episode (the env reports where an inner episode ended, `final_cell`, as it
+    puts the agent back at the start at once)."""
+
+    def __init__(self, maze_env):
+        self.env = maze_env
+        self.maze = {}  # filled on the first step, once the env has been reset
+        self.paths: list[list] = []
+        self.headings: list[list[int]] = []
+
+    def _start(self) -> None:
+        u = self.env
+        start, heading = u.start_cells[0].copy(), int(u.headings[0])
+        self.maze = {"grid": u.grids[0], "start": start, "goal": u.goal_cells[0].copy(), "start_heading": heading,
+                     "egocentric": bool(u.egocentric)}
+        self.paths, self.headings = [[start.copy()]], [[heading]]
+
+    def __call__(self, t, action, reward, done, info, in_trial) -> None:
+        if t == 0:
+            self._start()
+        if not in_trial[0]:
+            return
+        ended = bool(np.asarray(info.get("_final_cell", [False]))[0])
+        if ended:
+            cell, heading = np.asarray(info["final_cell"][0]).copy(), int(info["final_heading"][0])
+        else:
+            cell, heading = self.env.agent_cells[0].copy(), int(self.env.headings[0])
+        self.paths[-1].append(cell)
+        self.headings[-1].append(heading)
+        if ended and not done[0]:  # the next inner episode starts
+            self.paths.append([self.maze["start"].copy()])
+            self.headings.append([self.maze["start_heading"]])
+
+    def recorded(self) -> dict:
+        return {**self.maze, "paths": [np.asarray(p, dtype=np.int64) for p in self.paths],
+                "headings": [np.asarray(h, dtype=np.int64) for h in self.headings]}
 
 
 # -------------------------------------------------------------------------------------------------- mazes
@@ -135,7 +115,7 @@ def _move(grid, cell, heading: int, action: int, egocentric: bool):
 
 def _draw_maze(ax, trial: dict) -> None:
     grid = np.asarray(trial["grid"])
-    ax.imshow(grid == _WALL, cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest")
+    ax.imshow(grid == WALL, cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest")
     (sr, sc), (gr, gc) = trial["start"], trial["goal"]
     ax.add_patch(plt.Rectangle((2 * sc + 0.5, 2 * sr + 0.5), 1, 1, color="tab:green", alpha=0.35, lw=0))
     ax.add_patch(plt.Rectangle((2 * gc + 0.5, 2 * gr + 0.5), 1, 1, color="tab:red", alpha=0.35, lw=0))

@@ -11,17 +11,17 @@ its per-row statistics from `prev_action` / `prev_reward` alone. Oracles additio
 env's reset `info` (arrays over rows, Gymnasium's vector convention) and `env` the unwrapped vector env, whose
 task accessors (`arm_probs`, `reward_means` / `transition_probs`, `grids` / `start_cells` / ...) then hold
 the new trials' tasks; every other policy ignores it.
-`snail.evaluation.run_trials` drives any such policy.
+`snail.trials.run_trials` drives any such policy.
 
 Build one with `make_baseline(name, env_name, num_envs, seed, env_kwargs=..., **params)`; `BASELINES` lists
 the names per env. Tunable baselines (epsilon_greedy, ucb1, gittins) take the best value of a small grid
-(`DEFAULT_GRIDS`), found by `tune_baseline` on tuning seeds disjoint from the evaluation seeds, as RL² did.
+(`DEFAULT_GRIDS`), found by `snail.evaluation.score.tune_baseline` on tuning seeds disjoint from the
+evaluation seeds, as RL² did.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import gymnasium as gym
 import numpy as np
 
-from snail.evaluation import TUNE_SEED_OFFSET, env_id_of, env_name_of, run_trials
+from snail.envs import env_id_of, env_name_of
 
 BASELINES: dict[str, list[str]] = {
     "bandit": ["random", "greedy", "epsilon_greedy", "ucb1", "thompson", "optimistic_thompson", "gittins",
@@ -648,27 +648,3 @@ def make_baseline(name: str, env_name: str, num_envs: int, seed: int = 0, env_kw
         return builder(envs.unwrapped, num_envs, seed, **params)
     finally:
         envs.close()
-
-
-def tune_baseline(name: str, env_kwargs: Mapping | None = None, grid: Mapping | None = None,
-                  num_trials: int = 500, seed: int = 0, env_name: str = "bandit",
-                  num_envs: int = 100) -> tuple[dict, dict]:
-    """Grid search of a baseline's hyperparameters on tuning tasks (env seeds from TUNE_SEED_OFFSET + seed,
-    disjoint from the evaluation seeds); every setting sees the same tasks.
-
-    `grid`: {param: [values]} (default `DEFAULT_GRIDS[name]`; several params are searched as a product).
-    Returns (best params, {tuple of param values: mean trial return}).
-    """
-    grid = dict(DEFAULT_GRIDS[name] if grid is None else grid)
-    if not grid:
-        raise ValueError(f"no grid for {name!r}; baselines with default grids: {sorted(DEFAULT_GRIDS)}")
-    keys = list(grid)
-    scores = {}
-    for values in itertools.product(*(grid[k] for k in keys)):
-        params = dict(zip(keys, values, strict=True))
-        policy = make_baseline(name, env_name, num_envs, seed, env_kwargs=env_kwargs, **params)
-        result = run_trials(policy, env_name, env_kwargs, num_trials, seed, num_envs=num_envs,
-                            seed_offset=TUNE_SEED_OFFSET)
-        scores[values] = float(result["trial_return"].mean())
-    best = max(scores, key=scores.get)
-    return dict(zip(keys, best, strict=True)), scores

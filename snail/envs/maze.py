@@ -1,0 +1,1 @@
+from envs.maze import *  # noqa: F401,F403  TEMPORARY shim
