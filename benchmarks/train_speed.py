@@ -10,20 +10,16 @@ ratio to SNAIL's, measured in the same run (the machine is noisy; compare ratios
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path and benchmarks/envs.py would shadow the `envs` package.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
+from hydra import compose, initialize_config_dir
 
-import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-
-from snail.agent import build_agent  # noqa: E402
-from snail.ppo import PPOConfig, ppo_update  # noqa: E402
-from snail.rollout import collect_trials, make_vector_env  # noqa: E402
-from snail.train import env_kwargs  # noqa: E402
+from snail.agent import build_agent
+from snail.ppo import PPOConfig, ppo_update
+from snail.rollout import collect_trials, make_vector_env
+from snail.train import env_kwargs
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 

@@ -378,7 +378,7 @@ class MDPOraclePolicy(_MDPPolicy):
 
 # ---------------------------------------------------------------------------------------------------- mazes
 
-_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # square offsets of north, east, south, west (as in envs.maze)
+_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # square offsets of north, east, south, west (as in snail.envs.maze)
 _UNKNOWN, _OPEN, _WALL, _GOAL = -1, 0, 1, 2
 
 

@@ -340,7 +340,7 @@ def preset_table(settings: dict[str, tuple[int, int, int]] | None = None) -> str
     return "\n".join(lines)
 
 
-MAZE_OBS_DIM = 103  # envs.maze with view_size 3: 2 * 7 * 7 + 5
+MAZE_OBS_DIM = 103  # snail.envs.maze with view_size 3: 2 * 7 * 7 + 5
 
 
 if __name__ == "__main__":

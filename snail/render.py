@@ -35,7 +35,7 @@ from snail.evaluation import EVAL_SEED_OFFSET, env_id_of  # noqa: E402
 from snail.models import CausalSelfAttention  # noqa: E402
 from snail.rollout import make_vector_env  # noqa: E402
 
-_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west (as in envs.maze)
+_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west (as in snail.envs.maze)
 _WALL = 1
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import envs  # noqa: F401  (registers the snail/ env ids)
+import snail.envs  # noqa: F401  (registers the snail/ env ids)
 from snail.ppo import TrialBatch
 
 # What the envs report in `info` on the last step of a trial (docs/interfaces.md); each env sends a subset.

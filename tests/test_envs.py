@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the ids)
-import envs.maze as maze_module
-from envs.bandit import BanditEnv, BanditVectorEnv
-from envs.maze import MazeEnv, MazeVectorEnv
-from envs.tabular_mdp import TabularMDPEnv, TabularMDPVectorEnv
+import snail.envs  # noqa: F401  (registers the ids)
+import snail.envs.maze as maze_module
+from snail.envs.bandit import BanditEnv, BanditVectorEnv
+from snail.envs.maze import MazeEnv, MazeVectorEnv
+from snail.envs.tabular_mdp import TabularMDPEnv, TabularMDPVectorEnv
 
 DR, DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs._common import MetaEnv, MetaVectorEnv, check_int
+from snail.envs._common import MetaEnv, MetaVectorEnv, check_int
 
 
 class BanditVectorEnv(MetaVectorEnv):

@@ -44,7 +44,7 @@ from collections import deque
 
 import numpy as np
 
-from envs._common import MetaEnv, MetaVectorEnv, check_choice, check_int
+from snail.envs._common import MetaEnv, MetaVectorEnv, check_choice, check_int
 
 PRESETS = {"small": (5, 250), "large": (9, 1000)}  # preset -> (size, episode_steps)
 ACTION_SETS = ("egocentric", "cardinal")

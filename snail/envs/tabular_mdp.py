@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs._common import MetaEnv, MetaVectorEnv, check_int
+from snail.envs._common import MetaEnv, MetaVectorEnv, check_int
 
 
 def optimal_values(mu: np.ndarray, probs: np.ndarray, horizon: int) -> np.ndarray:
