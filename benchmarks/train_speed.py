@@ -17,9 +17,9 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from snail.agent import build_agent
+from snail.envs import env_options, make_vector_env
 from snail.ppo import PPOConfig, ppo_update
-from snail.rollout import collect_trials, make_vector_env
-from snail.train import env_kwargs
+from snail.rollout import collect_trials
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -28,7 +28,7 @@ def measure(model: str, updates: int, overrides: list[str]) -> dict[str, float]:
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"model={model}", *overrides])
     ppo_cfg = PPOConfig.from_mapping(cfg.algo)
-    envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
+    envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_options(cfg.env))
     torch.manual_seed(0)
     agent = build_agent(cfg.model, obs_dim=envs.single_observation_space.shape[0],
                         num_actions=int(envs.single_action_space.n), max_len=envs.unwrapped.max_trial_steps)

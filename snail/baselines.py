@@ -26,10 +26,10 @@ import math
 from collections import deque
 from collections.abc import Mapping
 
-import gymnasium as gym
 import numpy as np
 
-from snail.evaluation import TUNE_SEED_OFFSET, env_id_of, env_name_of, run_trials
+from snail.envs import env_id_of, env_name_of, make_vector_env
+from snail.evaluation import TUNE_SEED_OFFSET, run_trials
 
 BASELINES: dict[str, list[str]] = {
     "bandit": ["random", "greedy", "epsilon_greedy", "ucb1", "thompson", "optimistic_thompson", "gittins",
@@ -642,12 +642,11 @@ def make_baseline(name: str, env_name: str, num_envs: int, seed: int = 0, env_kw
     if builder is None:
         raise NotImplementedError(f"baseline {name!r} for {env!r} is not implemented yet")
     # The policy reads the task's sizes from a one-row instance of the env.
-    envs = gym.make_vec(env_id_of(env), num_envs=1, vectorization_mode="vector_entry_point",
-                        **dict(env_kwargs or {}))
+    probe = make_vector_env(env_id_of(env), 1, env_kwargs or {})
     try:
-        return builder(envs.unwrapped, num_envs, seed, **params)
+        return builder(probe.unwrapped, num_envs, seed, **params)
     finally:
-        envs.close()
+        probe.close()
 
 
 def tune_baseline(name: str, env_kwargs: Mapping | None = None, grid: Mapping | None = None,

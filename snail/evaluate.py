@@ -52,8 +52,8 @@ from omegaconf import DictConfig, OmegaConf
 from snail.agent import Agent, build_agent
 from snail.baselines import BASELINES, DEFAULT_GRIDS, make_baseline, tune_baseline
 from snail.checkpoint import CheckpointError, load_checkpoint
+from snail.envs import env_options, make_vector_env
 from snail.evaluation import EVAL_SEED_OFFSET, AgentPolicy, env_id_of, env_name_of, run_trials, summarize
-from snail.rollout import make_vector_env
 from snail.train import resolve_device
 
 CHECKPOINTS = ("best", "last")
@@ -70,11 +70,6 @@ def _one_line(err: BaseException | str) -> str:
     return "; ".join(lines) if lines else type(err).__name__
 
 
-def env_kwargs(env_cfg: Mapping) -> dict:
-    """The env group's options minus its bookkeeping keys (`name`, `id`): what `gymnasium.make` takes."""
-    return {k: v for k, v in env_cfg.items() if k not in ("name", "id")}
-
-
 def check_env(env_cfg: Mapping, where: str) -> tuple[str, dict, gym.vector.VectorEnv]:
     """Gymnasium id, options and a one-row vector env of an env config; errors name `where` it came from."""
     if not isinstance(env_cfg, Mapping) or "id" not in env_cfg:
@@ -83,7 +78,7 @@ def check_env(env_cfg: Mapping, where: str) -> tuple[str, dict, gym.vector.Vecto
         env_id = env_id_of(env_cfg["id"])
     except ValueError as err:
         raise EvaluationError(f"{where}: {err}") from err
-    kwargs = env_kwargs(env_cfg)
+    kwargs = env_options(env_cfg)
     try:
         envs = make_vector_env(env_id, 1, kwargs)
     except (TypeError, ValueError, gym.error.Error) as err:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from snail.envs import ENV_IDS, env_id_of, env_name_of  # noqa: F401  (ENV_IDS: re-exported, as before)
 from snail.rollout import make_vector_env, record_finished_trials
 
 # Held-out evaluation tasks come from env seeds at or above this; training (snail.train) uses seeds below it.
@@ -32,28 +33,6 @@ EVAL_SEED_OFFSET = 10**9
 # Baseline hyperparameters are tuned on tasks from seeds at or above this, disjoint from evaluation seeds
 # as long as an evaluation uses fewer than 10**9 trials.
 TUNE_SEED_OFFSET = 2 * 10**9
-
-ENV_IDS = {
-    "bandit": "snail/Bandit-v0",
-    "maze": "snail/Maze-v0",
-    "tabular_mdp": "snail/TabularMDP-v0",
-}
-
-
-
-def env_id_of(env_name: str) -> str:
-    """The Gymnasium id of an env given by its short name ("bandit", "maze", "tabular_mdp") or its id."""
-    if env_name in ENV_IDS:
-        return ENV_IDS[env_name]
-    if env_name in ENV_IDS.values():
-        return env_name
-    raise ValueError(f"unknown env {env_name!r}; allowed: {sorted(ENV_IDS)} or {sorted(ENV_IDS.values())}")
-
-
-def env_name_of(env_id: str) -> str:
-    """The short name ("bandit", ...) of an env given by id or short name."""
-    env_id = env_id_of(env_id)
-    return next(name for name, id_ in ENV_IDS.items() if id_ == env_id)
 
 
 def run_trials(policy, env_id: str, env_kwargs: Mapping | None = None, num_trials: int = 1000, seed: int = 0,

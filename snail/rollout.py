@@ -7,17 +7,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import snail.envs  # noqa: F401  (registers the snail/ env ids)
+# Importing snail.envs registers the snail/ env ids; make_vector_env is re-exported for callers of this module.
+from snail.envs import make_vector_env  # noqa: F401
 from snail.ppo import TrialBatch
 
 # What the envs report in `info` on the last step of a trial (docs/interfaces.md); each env sends a subset.
 TRIAL_INFO_KEYS = ("trial_return", "episode_returns", "episode_lengths", "success", "optimal_return",
                    "shortest_path", "arm_probs")
-
-
-def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict) -> gym.vector.VectorEnv:
-    """The task's native batched env (numpy, no subprocesses)."""
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
 
 
 def record_finished_trials(info: dict, rows: np.ndarray, store: dict[str, np.ndarray]) -> None:

@@ -25,9 +25,10 @@ from tqdm import tqdm
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snail.config import dataclass_from_mapping
+from snail.envs import env_options, make_vector_env
 from snail.evaluation import EVAL_SEED_OFFSET, AgentPolicy, run_trials
 from snail.ppo import PPOConfig, ppo_update
-from snail.rollout import collect_trials, make_vector_env
+from snail.rollout import collect_trials
 
 # Spreads the training seeds of runs with different `seed` values far apart.
 _SEED_STRIDE = 10_000_019
@@ -66,11 +67,6 @@ def resolve_device(name: str) -> torch.device:
     if str(name).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={name!r} was asked for, but torch sees no CUDA device (use cpu or auto)")
     return torch.device(name)
-
-
-def env_kwargs(env_cfg: Mapping) -> dict:
-    """The env group's options minus its bookkeeping keys: what `gymnasium.make` takes."""
-    return {k: v for k, v in env_cfg.items() if k not in ("name", "id")}
 
 
 def trial_metrics(info: dict[str, np.ndarray]) -> dict[str, float]:
@@ -124,7 +120,7 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
     device = resolve_device(cfg.device)
     if run_cfg.torch_threads:
         torch.set_num_threads(run_cfg.torch_threads)
-    envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
+    envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_options(cfg.env))
     obs_dim = envs.single_observation_space.shape[0]
     num_actions = int(envs.single_action_space.n)
     max_len = envs.unwrapped.max_trial_steps
@@ -205,7 +201,7 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
                 # The same held-out tasks every time (seeds from EVAL_SEED_OFFSET), so the curve compares.
                 agent.eval()
                 eval_policy = AgentPolicy(agent, num_envs=run_cfg.eval_trials, seed=cfg.seed)
-                eval_metrics = trial_metrics(run_trials(eval_policy, cfg.env.id, env_kwargs(cfg.env),
+                eval_metrics = trial_metrics(run_trials(eval_policy, cfg.env.id, env_options(cfg.env),
                                                         num_trials=run_cfg.eval_trials))
                 scalars.update({f"eval/{k}": v for k, v in eval_metrics.items()})
                 if eval_metrics["trial_return"] > counters["best_eval_return"]:

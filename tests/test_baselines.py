@@ -158,6 +158,14 @@ def test_identical_seeds_give_identical_results(env, name, kwargs):
     assert not np.array_equal(first["actions"], other["actions"])
 
 
+def test_evaluation_offers_the_env_registry():
+    """snail.evaluation's env names are snail.envs' (moved there; evaluation keeps importing them)."""
+    from snail import envs, evaluation
+
+    assert evaluation.ENV_IDS is envs.ENV_IDS
+    assert (evaluation.env_id_of, evaluation.env_name_of) == (envs.env_id_of, envs.env_name_of)
+
+
 def test_unknown_names_raise():
     with pytest.raises(ValueError, match="allowed.*ucb1"):
         make_baseline("ucb2", "bandit", 4)

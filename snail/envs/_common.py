@@ -31,6 +31,16 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+# Every task's observation ends with the inner-episode flag: 1.0 on the first step of every inner episode after
+# the first (the step after one ended), else 0.0. Agents and baselines read episode boundaries from it.
+FLAG_INDEX = -1
+
+
+def inner_episode_starts(obs: np.ndarray) -> np.ndarray:
+    """bool [n]: the rows of observations `obs` [n, obs_dim] whose flag is set (an inner episode after the
+    first starts at this step). A trial's first step is not flagged: that is the policy's `reset`."""
+    return np.asarray(obs)[:, FLAG_INDEX] > 0.5
+
 
 def check_int(name: str, value: Any, minimum: int, hint: str = "") -> int:
     """`value` as an int >= `minimum`, or a ValueError that names it (bools and floats are refused)."""
@@ -148,7 +158,7 @@ class MetaVectorEnv(VectorEnv):
         self._ep_idx[rows] = 0
         self._ep_returns[rows] = 0.0
         self._ep_lengths[rows] = 0
-        self._obs[rows, -1] = 0.0
+        self._obs[rows, FLAG_INDEX] = 0.0
         self._new_trials(rows)
 
     def _step(self, a: np.ndarray):
@@ -158,7 +168,7 @@ class MetaVectorEnv(VectorEnv):
         self._ep_return += reward
         self._ep_len += 1
         if self._flag_set:  # the flag lasts one step
-            self._obs[:, -1] = 0.0
+            self._obs[:, FLAG_INDEX] = 0.0
             self._flag_set = False
         pending = self._any_needs_reset
         if pending:  # these rows start a new trial instead (below); their step above is discarded
@@ -177,7 +187,7 @@ class MetaVectorEnv(VectorEnv):
             self._ep_idx[rows] = ep + 1
             flagged = rows[continuing]
             if flagged.size:
-                self._obs[flagged, -1] = 1.0
+                self._obs[flagged, FLAG_INDEX] = 1.0
                 self._flag_set = True
             ended = rows[~continuing]
             if ended.size:
