@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.blocks import AttentionBlock, Clock, TCBlock, cached_attention
+from snail.envs.maze import PRESETS as MAZE_PRESETS
+from snail.envs.maze import MazeObsLayout
 
 # ----------------------------------------------------------------------------------------------- configs
 
@@ -340,7 +342,8 @@ def preset_table(settings: dict[str, tuple[int, int, int]] | None = None) -> str
     return "\n".join(lines)
 
 
-MAZE_OBS_DIM = 103  # snail.envs.maze with view_size 3: 2 * 7 * 7 + 5
+# The default maze's observation (view_size 3, no position): 2 * 7 * 7 + 5 = 103.
+MAZE_OBS_DIM = MazeObsLayout(view_size=3, size=MAZE_PRESETS["small"][0]).obs_dim
 
 
 if __name__ == "__main__":

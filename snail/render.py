@@ -31,13 +31,12 @@ import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from snail.blocks import AttentionBlock  # noqa: E402
+from snail.envs.maze import DC as _DC  # noqa: E402
+from snail.envs.maze import DR as _DR  # noqa: E402
+from snail.envs.maze import WALL as _WALL  # noqa: E402
 from snail.evaluation import EVAL_SEED_OFFSET, env_id_of  # noqa: E402
 from snail.models import CausalSelfAttention  # noqa: E402
 from snail.rollout import make_vector_env  # noqa: E402
-
-_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west (as in snail.envs.maze)
-_WALL = 1
-
 
 # ---------------------------------------------------------------------------------------------- recording
 

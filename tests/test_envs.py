@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from omegaconf import OmegaConf
 
 import snail.envs.maze as maze_module
-from snail.envs import ENV_IDS, FLAG_INDEX, env_id_of, env_name_of, env_options, inner_episode_starts, make_vector_env
 from snail.envs.bandit import BanditEnv, BanditVectorEnv
 from snail.envs.maze import MazeEnv, MazeVectorEnv
 from snail.envs.tabular_mdp import TabularMDPEnv, TabularMDPVectorEnv
@@ -87,43 +84,6 @@ def test_check_env(env_id, kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the checker's warnings count as failures too
         check_env(gym.make(env_id, **kwargs).unwrapped, skip_render_check=True)
-
-
-def test_registry_names_ids_and_entry_points():
-    assert ENV_IDS == {"bandit": "snail/Bandit-v0", "maze": "snail/Maze-v0", "tabular_mdp": "snail/TabularMDP-v0"}
-    for name, env_id in ENV_IDS.items():
-        assert env_id_of(name) == env_id_of(env_id) == env_id
-        assert env_name_of(name) == env_name_of(env_id) == name
-        spec = gym.spec(env_id)  # each task lives in snail.envs.<short name>
-        assert spec.entry_point.startswith(f"snail.envs.{name}:")
-        assert spec.vector_entry_point.startswith(f"snail.envs.{name}:")
-    message = ("unknown env 'atari'; allowed: ['bandit', 'maze', 'tabular_mdp'] or "
-               "['snail/Bandit-v0', 'snail/Maze-v0', 'snail/TabularMDP-v0']")
-    for lookup in (env_id_of, env_name_of):
-        with pytest.raises(ValueError) as err:
-            lookup("atari")
-        assert str(err.value) == message
-
-
-@pytest.mark.parametrize("name", sorted(ENV_IDS))
-def test_env_options_of_each_config_group_build_its_env(name):
-    """conf/env/<name>.yaml minus `name` and `id` is what make_vector_env takes."""
-    cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "env" / f"{name}.yaml")
-    options = env_options(cfg)
-    assert set(options) == set(cfg) - {"name", "id"} and cfg.name == name and cfg.id == ENV_IDS[name]
-    venv = make_vector_env(cfg.id, 2, options)
-    assert type(venv) is type(make_vec(cfg.id, 2, **options)) and venv.num_envs == 2
-    assert_same(venv.reset(seed=3), make_vec(cfg.id, 2, **options).reset(seed=3))
-
-
-def test_inner_episode_starts_reads_the_flag():
-    obs = np.zeros((3, 5), np.float32)
-    obs[1, FLAG_INDEX] = 1.0
-    assert inner_episode_starts(obs).tolist() == [False, True, False]
-    venv = make_vec("snail/TabularMDP-v0", 2, states=3, episode_length=2, episodes=2)
-    venv.reset(seed=0)
-    starts = [inner_episode_starts(venv.step(np.zeros(2, np.int64))[0]).tolist() for _ in range(4)]
-    assert starts == [[False, False], [True, True], [False, False], [False, False]]
 
 
 # ---- single vs vector ----------------------------------------------------------------------------------

@@ -248,6 +248,8 @@ class MetaEnv(gym.Env):
         self.observation_space = self._core.single_observation_space
         self.action_space = self._core.single_action_space
         self.max_trial_steps = self._core.max_trial_steps
+        if hasattr(self._core, "obs_layout"):  # the tasks whose observation has parts besides the flag
+            self.obs_layout = self._core.obs_layout
         self._rows = np.zeros(1, np.int64)
         self._action = np.zeros(1, np.int64)
 

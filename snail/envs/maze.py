@@ -41,16 +41,135 @@ from __future__ import annotations
 
 import functools
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
-from snail.envs._common import MetaEnv, MetaVectorEnv, check_choice, check_int
+from snail.envs._common import FLAG_INDEX, MetaEnv, MetaVectorEnv, check_choice, check_int
 
 PRESETS = {"small": (5, 250), "large": (9, 1000)}  # preset -> (size, episode_steps)
 ACTION_SETS = ("egocentric", "cardinal")
 OPEN, WALL, GOAL = 0, 1, 2  # codes of the grid squares
 STEP_REWARD, WALL_PENALTY, GOAL_REWARD = -0.01, -0.001, 1.0
+
+# Headings and cardinal actions: 0 north (up, row - 1), 1 east, 2 south, 3 west.
+NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 DR, DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # row/column change of a move north, east, south, west
+# Egocentric actions, and the change of heading each makes (a turn is a quarter, clockwise positive).
+FORWARD, TURN_LEFT, TURN_RIGHT = 0, 1, 2
+HEADING_CHANGE = (0, -1, 1)  # indexed by egocentric action
+# Fewest turns that make an agent facing h face direction d, indexed by (d - h) % 4 (a U-turn is two).
+TURNS_TO_FACE = (0, 1, 2, 1)
+
+
+def reached_goal(reward) -> np.ndarray:
+    """bool [n] (or a bool for a scalar): which step rewards are those of a step onto the goal.
+
+    The goal step pays STEP_REWARD + GOAL_REWARD (0.99) and every other step STEP_REWARD or less (< 0), so
+    half the goal reward separates them, whatever precision the reward was stored in.
+    """
+    return np.asarray(reward) > GOAL_REWARD / 2
+
+
+def turn_towards(direction: int, heading: int) -> int:
+    """The egocentric action that brings an agent facing `heading` towards `direction`: FORWARD when it faces
+    it already, else a turn (TURN_RIGHT for a U-turn, which takes two)."""
+    return (FORWARD, TURN_RIGHT, TURN_RIGHT, TURN_LEFT)[(direction - heading) % 4]
+
+
+def path_actions(directions: list[int], heading: int, egocentric: bool) -> list[int]:
+    """The actions that walk a path of cell moves (`directions`, each 0 N .. 3 W) starting with `heading`:
+    the directions themselves for cardinal actions; for egocentric ones the turns to face each direction
+    (fewest: TURNS_TO_FACE) followed by FORWARD."""
+    if not egocentric:
+        return list(directions)
+    actions = []
+    for d in directions:
+        while heading != d:
+            turn = turn_towards(d, heading)
+            actions.append(turn)
+            heading = (heading + HEADING_CHANGE[turn]) % 4
+        actions.append(FORWARD)
+    return actions
+
+
+@dataclass(frozen=True)
+class MazeObsLayout:
+    """Where each part of a maze observation lies (float32 [obs_dim], docs/interfaces.md):
+
+        walls [area] | goal [area] | heading one-hot [4] | (row one-hot [size] | column one-hot [size]) | flag
+
+    with area = window * window, window = 2 * view_size + 1; the position one-hots only with
+    `observe_position`. The fields are `slice`s into an observation's last axis (None for an absent part).
+    `egocentric` says whether the window turns with the agent (else it is north-up).
+    """
+
+    view_size: int
+    size: int
+    observe_position: bool = False
+    egocentric: bool = True
+
+    @property
+    def window(self) -> int:
+        """Squares per side of the view window: the view_size cells around the agent and their walls."""
+        return 2 * self.view_size + 1
+
+    @property
+    def area(self) -> int:
+        return self.window * self.window
+
+    @property
+    def walls(self) -> slice:
+        """The window's squares (row-major), 1 = wall (outside the maze counts as wall)."""
+        return slice(0, self.area)
+
+    @property
+    def goal(self) -> slice:
+        """The window's squares (row-major), 1 = the goal square."""
+        return slice(self.area, 2 * self.area)
+
+    @property
+    def heading(self) -> slice:
+        """Heading one-hot [4]: north, east, south, west."""
+        return slice(2 * self.area, 2 * self.area + 4)
+
+    @property
+    def position_rows(self) -> slice | None:
+        """One-hot [size] of the agent's cell's row (0 north), or None without `observe_position`."""
+        first = self.heading.stop
+        return slice(first, first + self.size) if self.observe_position else None
+
+    @property
+    def position_cols(self) -> slice | None:
+        """One-hot [size] of the agent's cell's column (0 west), or None without `observe_position`."""
+        first = self.heading.stop + self.size
+        return slice(first, first + self.size) if self.observe_position else None
+
+    @property
+    def obs_dim(self) -> int:
+        return 2 * self.area + 4 + (2 * self.size if self.observe_position else 0) + 1
+
+    @property
+    def flag(self) -> int:
+        """Index of the inner-episode flag: the last entry (`FLAG_INDEX` counted from the front)."""
+        return self.obs_dim + FLAG_INDEX
+
+    @property
+    def window_offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row offsets, column offsets), each int64 [4, area]: for an agent facing heading h, window square k
+        (row-major) is the maze square at the agent's square + (rows[h, k], cols[h, k]). Egocentric: row 0 is
+        farthest ahead, column 0 on the agent's left; otherwise every heading gets the north-up window."""
+        i, j = np.meshgrid(np.arange(-self.view_size, self.view_size + 1),
+                           np.arange(-self.view_size, self.view_size + 1), indexing="ij")
+        i, j = i.reshape(-1), j.reshape(-1)
+        # (row, column) offsets facing N, E, S, W: the window (i < 0 ahead, j > 0 to the right) turned.
+        turned = [(i, j), (j, -i), (-i, -j), (-j, i)] if self.egocentric else [(i, j)] * 4
+        return (np.stack([t[0] for t in turned]).astype(np.int64),
+                np.stack([t[1] for t in turned]).astype(np.int64))
+
+    def headings_of(self, obs: np.ndarray) -> np.ndarray:
+        """int64 [n]: the heading (0 N .. 3 W) shown in each row of observations `obs` [n, obs_dim]."""
+        return np.asarray(obs)[:, self.heading].argmax(-1)
 
 
 @functools.cache
@@ -135,7 +254,7 @@ def shortest_path_length(size: int, passages: list[tuple[int, int]], start: int,
     turns = 0
     facing = heading
     for d in directions:
-        turns += (0, 1, 2, 1)[(d - facing) % 4]
+        turns += TURNS_TO_FACE[(d - facing) % 4]
         facing = d
     return len(directions) + turns
 
@@ -143,9 +262,9 @@ def shortest_path_length(size: int, passages: list[tuple[int, int]], start: int,
 class MazeVectorEnv(MetaVectorEnv):
     """`num_envs` maze trials; options and layouts in the module docstring.
 
-    Exposes the current trials' layouts: `grids` (uint8 [num_envs, 2*size+1, 2*size+1]; 0 open, 1 wall,
-    2 goal; cell (r, c) is square (2r+1, 2c+1)), `start_cells`, `goal_cells`, `agent_cells`
-    (int [num_envs, 2], (row, column) of a cell) and `headings` (int [num_envs]).
+    Exposes the current trials' layouts: `grids` (uint8 [num_envs, 2*size+1, 2*size+1]; OPEN, WALL or GOAL;
+    cell (r, c) is square (2r+1, 2c+1)), `start_cells`, `goal_cells`, `agent_cells` (int [num_envs, 2],
+    (row, column) of a cell) and `headings` (int [num_envs]); and `obs_layout` (a `MazeObsLayout`).
     """
 
     def __init__(self, num_envs: int = 1, preset: str = "small", size: int | None = None,
@@ -172,10 +291,8 @@ class MazeVectorEnv(MetaVectorEnv):
             raise ValueError(f"observe_position={observe_position!r} is invalid: expected true or false")
         self.observe_position = observe_position
         self.egocentric = self.action_set == "egocentric"
-        window = 2 * self.view_size + 1
-        self._area = window * window
-        position_dim = 2 * self.size if observe_position else 0
-        self._setup(num_envs, obs_dim=2 * self._area + 5 + position_dim, num_actions=3 if self.egocentric else 4,
+        self.obs_layout = layout = MazeObsLayout(self.view_size, self.size, observe_position, self.egocentric)
+        self._setup(num_envs, obs_dim=layout.obs_dim, num_actions=3 if self.egocentric else 4,
                     episodes=episodes, max_trial_steps=episodes * self.episode_steps)
 
         # The maze lives in a padded square grid, one flat row per env: cell (r, c) is square
@@ -193,21 +310,18 @@ class MazeVectorEnv(MetaVectorEnv):
         self._template[self._cell_square] = OPEN
         self._delta_list = [DR[d] * width + DC[d] for d in range(4)]
         self._delta = np.array(self._delta_list, np.int64)
-        self._turn = np.array([0, -1, 1], np.int64)  # heading change of forward / left / right
+        self._turn = np.array(HEADING_CHANGE, np.int64)
         # Indexed by bump + 2 * at_goal. Entry 3 is only read by a row that ended its trial at the goal and is
         # stepped once more before its autoreset (that step is discarded).
         self._reward_table = np.array([STEP_REWARD, STEP_REWARD + WALL_PENALTY, STEP_REWARD + GOAL_REWARD,
                                        STEP_REWARD + GOAL_REWARD])
-        # Flat offsets of the view window's squares for each heading, the window turned with the agent:
-        # window square (i, j) (i < 0 ahead, j > 0 to the right) is maze offset rot_h(i, j).
-        i, j = np.meshgrid(np.arange(-pad, pad + 1), np.arange(-pad, pad + 1), indexing="ij")
-        i, j = i.reshape(-1), j.reshape(-1)
-        rotated = [(i, j), (j, -i), (-i, -j), (-j, i)]  # (row, column) offsets facing N, E, S, W
-        self._view_offsets = np.stack([dr * width + dc for dr, dc in rotated]).astype(np.int64)
+        # Flat offsets [4, area] of the view window's squares for each heading (the padding is view_size).
+        window_rows, window_cols = layout.window_offsets
+        self._view_offsets = window_rows * width + window_cols
         self._eye4 = np.eye(4, dtype=np.float32)
         self._eye_size = np.eye(self.size, dtype=np.float32)
-        self._idx = np.zeros((n, self._area), np.int64)  # step buffers of _write_obs
-        self._squares = np.zeros((n, self._area), np.uint8)
+        self._idx = np.zeros((n, layout.area), np.int64)  # step buffers of _write_obs
+        self._squares = np.zeros((n, layout.area), np.uint8)
 
         self._pos = np.zeros(n, np.int64)
         self._start = np.zeros(n, np.int64)
@@ -268,7 +382,7 @@ class MazeVectorEnv(MetaVectorEnv):
 
     def _write_obs(self, rows: np.ndarray | None = None) -> None:
         """Write the observation (all but the flag) of `rows`, or of every row if None."""
-        area = self._area
+        layout = self.obs_layout
         if rows is None:
             # Every step: preallocated buffers, as fresh ~400 kB temporaries per step cost more than the
             # arithmetic (the allocator hands them back to the OS and faults them in again).
@@ -279,33 +393,32 @@ class MazeVectorEnv(MetaVectorEnv):
                 idx[:] = self._view_offsets[0]
             np.add(idx, pos[:, None], out=idx)
             np.take(self._grid_flat, idx, out=squares)
-            np.equal(squares, WALL, out=obs[:, :area])
-            np.equal(squares, GOAL, out=obs[:, area: 2 * area])
-            obs[:, 2 * area: 2 * area + 4] = self._eye4[heading]
+            np.equal(squares, WALL, out=obs[:, layout.walls])
+            np.equal(squares, GOAL, out=obs[:, layout.goal])
+            obs[:, layout.heading] = self._eye4[heading]
             if self.observe_position:
                 self._write_position(slice(None), pos)
             return
         pos, heading = self._pos[rows], self._heading[rows]
         offsets = self._view_offsets[heading] if self.egocentric else self._view_offsets[0]
         squares = self._grid_flat.take(pos[:, None] + offsets)
-        self._obs[rows, :area] = squares == WALL
-        self._obs[rows, area: 2 * area] = squares == GOAL
-        self._obs[rows, 2 * area: 2 * area + 4] = self._eye4[heading]
+        self._obs[rows, layout.walls] = squares == WALL
+        self._obs[rows, layout.goal] = squares == GOAL
+        self._obs[rows, layout.heading] = self._eye4[heading]
         if self.observe_position:
             self._write_position(rows, pos)
 
     def _write_position(self, rows, pos: np.ndarray) -> None:
         """The row and column one-hots of the agent's cell, after the heading."""
         cells = self._cells(pos)
-        first = 2 * self._area + 4
-        self._obs[rows, first: first + self.size] = self._eye_size[cells[:, 0]]
-        self._obs[rows, first + self.size: first + 2 * self.size] = self._eye_size[cells[:, 1]]
+        self._obs[rows, self.obs_layout.position_rows] = self._eye_size[cells[:, 0]]
+        self._obs[rows, self.obs_layout.position_cols] = self._eye_size[cells[:, 1]]
 
     def _task_step(self, actions: np.ndarray):
         if self.egocentric:
             self._heading = heading = (self._heading + self._turn.take(actions)) & 3
             delta = self._delta.take(heading)
-            forward = actions == 0
+            forward = actions == FORWARD
             blocked = self._grid_flat.take(self._pos + delta) == WALL
             bump = forward & blocked
             self._pos += np.where(forward & ~blocked, 2 * delta, 0)

@@ -15,9 +15,36 @@ At trial end also `trial_return`, `episode_returns` [episodes], `episode_lengths
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from snail.envs._common import MetaEnv, MetaVectorEnv, check_int
+from snail.envs._common import FLAG_INDEX, MetaEnv, MetaVectorEnv, check_int
+
+
+@dataclass(frozen=True)
+class TabularMDPObsLayout:
+    """Where each part of a tabular-MDP observation lies: float32 [obs_dim] = one-hot state [states] | flag."""
+
+    states: int
+
+    @property
+    def state(self) -> slice:
+        """The one-hot of the current state."""
+        return slice(0, self.states)
+
+    @property
+    def obs_dim(self) -> int:
+        return self.states + 1
+
+    @property
+    def flag(self) -> int:
+        """Index of the inner-episode flag: the last entry (`FLAG_INDEX` counted from the front)."""
+        return self.obs_dim + FLAG_INDEX
+
+    def states_of(self, obs: np.ndarray) -> np.ndarray:
+        """int64 [n]: the state shown in each row of observations `obs` [n, obs_dim]."""
+        return np.asarray(obs)[:, self.state].argmax(-1)
 
 
 def optimal_values(mu: np.ndarray, probs: np.ndarray, horizon: int) -> np.ndarray:
@@ -36,7 +63,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
     """`num_envs` random-MDP trials. Options: `states` (>= 1, default 10), `actions` (>= 1, default 5),
     `episode_length` (H >= 1, default 10), `episodes` (>= 1, default 10).
 
-    Exposes the current trials' MDPs: `reward_means` [num_envs, S, A], `transition_probs` [num_envs, S, A, S].
+    Exposes the current trials' MDPs: `reward_means` [num_envs, S, A], `transition_probs` [num_envs, S, A, S];
+    and `obs_layout` (a `TabularMDPObsLayout`).
     """
 
     def __init__(self, num_envs: int = 1, states: int = 10, actions: int = 5, episode_length: int = 10,
@@ -47,7 +75,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
         self.episode_length = check_int("episode_length", episode_length, 1)
         episodes = check_int("episodes", episodes, 1)
         trial_steps = episodes * self.episode_length
-        self._setup(num_envs, obs_dim=self.states + 1, num_actions=self.actions, episodes=episodes,
+        self.obs_layout = layout = TabularMDPObsLayout(self.states)
+        self._setup(num_envs, obs_dim=layout.obs_dim, num_actions=self.actions, episodes=episodes,
                     max_trial_steps=trial_steps)
         n, s, a = num_envs, self.states, self.actions
         self._mu = np.zeros((n, s, a))
@@ -63,7 +92,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
         self._t = np.zeros(n, np.int64)  # steps taken in the trial
         self._row_sa = np.arange(n, dtype=np.int64) * (s * a)
         self._row_t = np.arange(n, dtype=np.int64) * (trial_steps + 1)
-        self._row_obs = np.arange(n, dtype=np.int64) * (s + 1)
+        # Flat index of each row's state one-hot: the state's entry is that + the state.
+        self._row_obs = np.arange(n, dtype=np.int64) * layout.obs_dim + layout.state.start
         self._mu_flat = self._mu.reshape(-1)
         self._noise_flat = self._noise.reshape(-1)
         self._uniforms_flat = self._uniforms.reshape(-1)
