@@ -251,7 +251,66 @@ def test_maze_dynamics_follow_the_exported_constants(actions):
             assert reward[i] == STEP_REWARD + (WALL_PENALTY if wall else 0.0) + (GOAL_REWARD if at_goal else 0.0)
             assert reached_goal(reward[i]) == at_goal
             kinds.add("goal" if at_goal else "wall" if wall else "step")
-            if not (at_goal or terminated[i] or inner_episode_starts(obs)[i]):
+            ended = at_goal or terminated[i] or inner_episode_starts(obs)[i]
+            if ended:  # the agent is back at the start already; info says where the episode ended
+                assert info["_final_cell"][i] and info["_final_heading"][i]
+                assert tuple(info["final_cell"][i]) == cell and info["final_heading"][i] == heading
+            else:
                 assert tuple(env.agent_cells[i]) == cell and env.headings[i] == heading
+                assert not info.get("_final_cell", np.zeros(n, bool))[i]
         restarting = terminated
     assert kinds == {"goal", "wall", "step"}
+
+
+# ---- maze: where inner episodes end --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"size": 3, "episode_steps": 10, "episodes": 3},
+                                    {"size": 2, "episode_steps": 6, "actions": "cardinal", "view_size": 1}])
+def test_maze_final_cell_vector_matches_single_and_marks_success(kwargs):
+    """final_cell / final_heading come on exactly the steps where an inner episode ends, as int64 arrays
+    with masks (vector) and as plain values (single env, whose rows the vector env reproduces); the cell is
+    the goal cell exactly when the episode reached the goal, which is what `success` records."""
+    n, steps = 6, 120
+    native = make_vec("snail/Maze-v0", n, **kwargs)
+    singles = [gym.make("snail/Maze-v0", **kwargs) for _ in range(n)]
+    native.reset(seed=40)
+    for i, env in enumerate(singles):
+        env.reset(seed=40 + i)
+    actions = np.random.default_rng(2).integers(0, native.single_action_space.n, (steps, n))
+    goals = native.unwrapped.goal_cells
+    successes = [[] for _ in range(n)]
+    ends, outcomes = 0, set()
+    restarting = np.zeros(n, bool)
+    for t in range(steps):
+        obs, reward, terminated, _, info = native.step(actions[t])
+        ended = (inner_episode_starts(obs) | terminated) & ~restarting
+        assert np.array_equal(info.get("_final_cell", np.zeros(n, bool)), ended)
+        assert np.array_equal(info.get("_final_heading", np.zeros(n, bool)), ended)
+        if ended.any():
+            assert info["final_cell"].dtype == np.int64 and info["final_cell"].shape == (n, 2)
+            assert info["final_heading"].dtype == np.int64 and info["final_heading"].shape == (n,)
+        for i, env in enumerate(singles):
+            if restarting[i]:  # the vector row starts a new trial at this step; the single env resets
+                env.reset()
+                goals[i] = native.unwrapped.goal_cells[i]
+                successes[i] = []
+                continue
+            _, single_reward, single_done, _, single_info = env.step(int(actions[t, i]))
+            assert single_reward == reward[i] and single_done == terminated[i]
+            if not ended[i]:
+                assert "final_cell" not in single_info and "final_heading" not in single_info
+                continue
+            ends += 1
+            assert isinstance(single_info["final_heading"], int)
+            assert single_info["final_cell"].dtype == np.int64 and single_info["final_cell"].shape == (2,)
+            assert np.array_equal(single_info["final_cell"], info["final_cell"][i])
+            assert single_info["final_heading"] == info["final_heading"][i]
+            at_goal = np.array_equal(info["final_cell"][i], goals[i])
+            assert at_goal == reached_goal(reward[i])
+            successes[i].append(at_goal)
+            outcomes.add(bool(at_goal))
+            if terminated[i]:
+                assert info["success"][i].tolist() == successes[i]
+        restarting = terminated
+    assert ends > 2 * n and outcomes == {True, False}  # several ends per row, at the goal and at the cap

@@ -519,7 +519,10 @@ def test_hand_built_maze_episodes_rewards_and_flags(hand_maze):
         assert obs[-1] == 0 and not terminated
     assert obs[49:98].reshape(7, 7)[1, 3] == 1 and obs[49:98].sum() == 1  # the goal: the next cell ahead
     obs, reward, terminated, _, info = env.step(0)  # onto the goal
-    assert reward == pytest.approx(0.99) and not terminated and info == {}
+    assert reward == pytest.approx(0.99) and not terminated
+    # No trial-end keys; only where the inner episode ended: the goal cell (2, 1), facing west.
+    assert info.keys() == {"final_cell", "final_heading"}
+    assert info["final_cell"].tolist() == [2, 1] and info["final_heading"] == 3
     assert rewards == pytest.approx([-0.01] * 7)
     assert obs[-1] == 1 and np.array_equal(obs[:-1], start_obs[:-1])  # back at the start, facing north
     assert tuple(env._core.agent_cells[0]) == (0, 0) and env._core.headings[0] == 0

@@ -13,7 +13,8 @@ a one-row instance of it, so the two cannot drift apart. A subclass describes on
   its index); rows where `continuing` is True go on with the next inner episode: put the agent back at the
   start and rewrite their observation.
 - `_task_info(rows) -> {key: array [len(rows), ...]}`: the task-level info (in `reset` and at trial end);
-  `_final_info(rows)` may add trial-end keys.
+  `_final_info(rows)` may add trial-end keys, and `_episode_end_info(rows)` keys for every step where an
+  inner episode ends (read before `_end_inner_episodes`, so the agent is still where the episode ended).
 
 Hooks may read `self._ep_len` (steps taken in the current inner episode, not counting the step being
 taken) and `self._ep_idx` (the current inner episode's index). The base class keeps the trial bookkeeping
@@ -183,6 +184,7 @@ class MetaVectorEnv(VectorEnv):
             self._ep_return[rows] = 0.0
             self._ep_len[rows] = 0
             continuing = ep + 1 < self.episodes
+            self._put_info(info, rows, self._episode_end_info(rows))
             self._end_inner_episodes(rows, continuing)
             self._ep_idx[rows] = ep + 1
             flagged = rows[continuing]
@@ -218,6 +220,9 @@ class MetaVectorEnv(VectorEnv):
             info["_" + key][rows] = True
 
     def _final_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {}
+
+    def _episode_end_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 
     def _new_trials(self, rows: np.ndarray) -> None:

@@ -35,6 +35,14 @@ info (reset and trial end): `shortest_path` (int), the fewest actions from the s
 goal: moves for cardinal actions; forward moves plus turns for egocentric ones (a U-turn is two turns).
 At trial end also `success` (bool [episodes]), `trial_return`, `episode_returns` [episodes] and
 `episode_lengths` [episodes] (steps taken in each inner episode).
+On every step where an inner episode ends (at the goal or the cap; the trial's last step too): `final_cell`
+(int64 [2], row and column of the agent's cell at that moment, before it is put back at the start: the goal
+cell when it reached the goal) and `final_heading` (int, 0 N .. 3 W). The vector env reports them as
+[num_envs, 2] / [num_envs] arrays with `_final_cell` / `_final_heading` masks, like every key.
+
+Code that reads observations or rewards uses this module's exports rather than the numbers above:
+`MazeObsLayout` (`env.obs_layout`), the square codes, direction and turn tables, reward constants and
+`reached_goal`; `path_actions` turns a path into actions the way the env counts `shortest_path`.
 """
 
 from __future__ import annotations
@@ -445,6 +453,9 @@ class MazeVectorEnv(MetaVectorEnv):
 
     def _final_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         return {"success": self._success[rows]}
+
+    def _episode_end_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {"final_cell": self._cells(self._pos[rows]), "final_heading": self._heading[rows]}
 
 
 class MazeEnv(MetaEnv):
