@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections import deque
 from collections.abc import Mapping
 
 import numpy as np
@@ -38,11 +37,13 @@ from snail.envs.maze import (
     TURNS_TO_FACE,
     WALL,
     MazeObsLayout,
+    cell_square,
+    grid_path,
     path_actions,
     reached_goal,
     turn_towards,
 )
-from snail.envs.tabular_mdp import TabularMDPObsLayout
+from snail.envs.tabular_mdp import TabularMDPObsLayout, solve_finite_horizon
 from snail.evaluation import TUNE_SEED_OFFSET, run_trials
 
 BASELINES: dict[str, list[str]] = {
@@ -287,23 +288,6 @@ class BanditOraclePolicy(BatchedPolicy):
 # ------------------------------------------------------------------------------------------ tabular MDPs
 
 
-def finite_horizon_policy(transitions: np.ndarray, rewards: np.ndarray, horizon: int) -> tuple[np.ndarray,
-                                                                                                np.ndarray]:
-    """Value iteration on a batch of finite-horizon MDPs.
-
-    transitions [m, S, A, S], rewards [m, S, A] (mean rewards) -> (policy [m, horizon + 1, S] int64, value
-    [m, horizon + 1, S]) indexed by the number of steps *remaining* (0 .. horizon; row 0 is unused/zero).
-    """
-    m, num_states, num_actions = rewards.shape
-    policy = np.zeros((m, horizon + 1, num_states), dtype=np.int64)
-    value = np.zeros((m, horizon + 1, num_states))
-    for h in range(1, horizon + 1):
-        q = rewards + np.einsum("msat,mt->msa", transitions, value[:, h - 1])
-        policy[:, h] = q.argmax(-1)
-        value[:, h] = q.max(-1)
-    return policy, value
-
-
 class _MDPPolicy(BatchedPolicy):
     """Tracks the state (the one-hot part of obs) and the step within the inner episode (restarts at a trial's
     first step and where the inner-episode flag is set). Subclasses plan a table `plan` [n, H + 1, S]
@@ -366,7 +350,7 @@ class PSRLPolicy(_MDPPolicy):
         precision = 1.0 + self.visits[rows]
         mean = (1.0 + self.reward_sum[rows]) / precision
         rewards = mean + self.rng.standard_normal(mean.shape) / np.sqrt(precision)
-        self.plan[rows] = finite_horizon_policy(transitions, rewards, self.episode_length)[0]
+        self.plan[rows] = solve_finite_horizon(rewards, transitions, self.episode_length)[0]
 
 
 class MDPOraclePolicy(_MDPPolicy):
@@ -382,7 +366,7 @@ class MDPOraclePolicy(_MDPPolicy):
             raise ValueError("the MDP oracle needs the env (set_task(info, rows, env)) to read the true MDP")
         transitions = np.asarray(env.transition_probs)[rows]
         rewards = np.asarray(env.reward_means)[rows]
-        self.true_plan[rows] = finite_horizon_policy(transitions, rewards, self.episode_length)[0]
+        self.true_plan[rows] = solve_finite_horizon(rewards, transitions, self.episode_length)[0]
 
     def _plan(self, rows):
         self.plan[rows] = self.true_plan[rows]
@@ -419,7 +403,7 @@ class MazeOraclePolicy(_MazePolicy):
             raise ValueError("the maze oracle needs the env (set_task(info, rows, env)) to read the maze")
         grids, starts, goals, headings = env.grids, env.start_cells, env.goal_cells, env.headings
         for i in rows:
-            directions = _grid_path(grids[i], tuple(2 * starts[i] + 1), tuple(2 * goals[i] + 1))
+            directions = grid_path(grids[i], cell_square(starts[i]), cell_square(goals[i]))
             plan = path_actions(directions, int(headings[i]), self.egocentric)
             # After the goal (a step whose action the env ignores): turn left / step back the way it came.
             plan.append(TURN_LEFT if self.egocentric else (directions[-1] + 2) % 4)
@@ -431,31 +415,6 @@ class MazeOraclePolicy(_MazePolicy):
         action = np.array([plans[i][min(step[i], len(plans[i]) - 1)] for i in range(self.num_envs)])
         self.step += 1
         return action
-
-
-def _grid_path(grid: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> list[int] | None:
-    """Directions of the fewest cell moves from `start` to `goal` (squares of a cell/wall grid) through
-    passages known to be open (`OPEN`; cell squares count as open unless walls); None if none is known."""
-    came = {start: None}
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        if cell == goal:
-            break
-        r, c = cell
-        for d in range(4):
-            nxt = (r + 2 * DR[d], c + 2 * DC[d])
-            if grid[r + DR[d], c + DC[d]] == OPEN and nxt not in came:
-                came[nxt] = (cell, d)
-                queue.append(nxt)
-    if goal not in came:
-        return None
-    directions = []
-    cell = goal
-    while came[cell] is not None:
-        cell, d = came[cell]
-        directions.append(d)
-    return directions[::-1]
 
 
 class MazeExplorerPolicy(_MazePolicy):
@@ -542,7 +501,7 @@ class MazeExplorerPolicy(_MazePolicy):
         grid, cell = self.map[i], (int(self.pos[i, 0]), int(self.pos[i, 1]))
         goals = np.argwhere(grid == GOAL)
         if len(goals):
-            path = _grid_path(grid, cell, tuple(int(x) for x in goals[0]))
+            path = grid_path(grid, cell, tuple(int(x) for x in goals[0]))
             if path:
                 return path[0]
         stack = self.stack[i]

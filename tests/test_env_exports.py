@@ -40,11 +40,14 @@ from snail.envs.maze import (
     WALL_PENALTY,
     WEST,
     MazeObsLayout,
+    cell_square,
+    grid_path,
     path_actions,
     reached_goal,
+    shortest_path_length,
     turn_towards,
 )
-from snail.envs.tabular_mdp import TabularMDPObsLayout
+from snail.envs.tabular_mdp import TabularMDPObsLayout, solve_finite_horizon
 
 CONF_ENV = Path(__file__).resolve().parents[1] / "conf" / "env"
 
@@ -314,3 +317,92 @@ def test_maze_final_cell_vector_matches_single_and_marks_success(kwargs):
                 assert info["success"][i].tolist() == successes[i]
         restarting = terminated
     assert ends > 2 * n and outcomes == {True, False}  # several ends per row, at the goal and at the cap
+
+
+# ---- solvers written once ------------------------------------------------------------------------------
+
+# The hand-built 3x3 maze of test_envs.py: start (0, 0), goal (2, 1); the only path moves E E S S W.
+HAND_GRID = np.array([[1, 1, 1, 1, 1, 1, 1],
+                      [1, 0, 0, 0, 0, 0, 1],
+                      [1, 1, 1, 1, 1, 0, 1],
+                      [1, 0, 0, 0, 1, 0, 1],
+                      [1, 0, 1, 1, 1, 0, 1],
+                      [1, 0, 0, 2, 0, 0, 1],
+                      [1, 1, 1, 1, 1, 1, 1]], np.uint8)
+
+
+def test_grid_path_and_shortest_path_length_on_a_hand_built_maze():
+    start, goal = cell_square((0, 0)), cell_square((2, 1))
+    assert (start, goal) == ((1, 1), (5, 3))
+    assert grid_path(HAND_GRID, start, goal) == [EAST, EAST, SOUTH, SOUTH, WEST]
+    assert grid_path(HAND_GRID, goal, start) == [EAST, NORTH, NORTH, WEST, WEST]
+    assert grid_path(HAND_GRID, start, start) == []
+    # Facing north: turn right, E, E, turn right, S, S, turn right, W.
+    assert path_actions([EAST, EAST, SOUTH, SOUTH, WEST], NORTH, egocentric=True) == [
+        TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD]
+    assert shortest_path_length(HAND_GRID, start, goal, NORTH, egocentric=True) == 8
+    assert shortest_path_length(HAND_GRID, start, goal, NORTH, egocentric=False) == 5
+    # Anything but OPEN between two cells blocks the move: a wall, or a square a map has not seen (-1).
+    for blocker in (WALL, -1):
+        grid = HAND_GRID.astype(np.int8)
+        grid[2, 5] = blocker  # between (0, 2) and (1, 2)
+        assert grid_path(grid, start, goal) is None
+        with pytest.raises(ValueError, match="not reachable"):
+            shortest_path_length(grid, start, goal, NORTH, egocentric=True)
+
+
+@pytest.mark.parametrize("actions", ACTION_SETS)
+def test_maze_shortest_path_is_the_exported_bfs_and_path_actions(actions):
+    venv = make_vec("snail/Maze-v0", 40, size=5, actions=actions)
+    _, info = venv.reset(seed=3)
+    env = venv.unwrapped
+    for i in range(40):
+        directions = grid_path(env.grids[i], cell_square(env.start_cells[i]), cell_square(env.goal_cells[i]))
+        assert len(path_actions(directions, env.headings[i], env.egocentric)) == info["shortest_path"][i]
+
+
+def textbook_values(mu, probs, horizon):
+    """Backward induction one state and action at a time: V [horizon + 1, S] by steps remaining."""
+    states, actions = mu.shape
+    values = [[0.0] * states]
+    for _ in range(horizon):
+        last = values[-1]
+        values.append([max(mu[s, a] + sum(probs[s, a, k] * last[k] for k in range(states))
+                           for a in range(actions)) for s in range(states)])
+    return np.array(values)
+
+
+def test_solve_finite_horizon_policy_and_values():
+    rng = np.random.default_rng(4)
+    m, states, actions, horizon = 5, 4, 3, 6
+    mu = rng.standard_normal((m, states, actions)) + 1
+    probs = rng.standard_exponential((m, states, actions, states))
+    probs /= probs.sum(-1, keepdims=True)
+    policy, values = solve_finite_horizon(mu, probs, horizon)
+    assert policy.shape == values.shape == (m, horizon + 1, states) and policy.dtype == np.int64
+    assert not values[:, 0].any() and not policy[:, 0].any()
+    for i in range(m):
+        np.testing.assert_allclose(values[i], textbook_values(mu[i], probs[i], horizon), rtol=1e-12)
+        # Following the policy earns the values (policy evaluation), and no single deviation does better.
+        earned = np.zeros(states)
+        for h in range(1, horizon + 1):
+            q = mu[i] + probs[i] @ earned
+            earned = q[np.arange(states), policy[i, h]]
+            np.testing.assert_allclose(earned, values[i, h], rtol=1e-12)
+            assert np.all(q.max(-1) <= earned + 1e-12)
+
+
+def test_optimal_return_and_mdp_oracle_share_the_solver():
+    """The env's optimal_return is exactly episodes * V*_H(0) of solve_finite_horizon; the MDP oracle plays
+    its policy."""
+    from snail.baselines import make_baseline
+
+    kwargs = {"states": 4, "actions": 3, "episode_length": 5, "episodes": 7}
+    venv = make_vec("snail/TabularMDP-v0", 6, **kwargs)
+    _, info = venv.reset(seed=9)
+    env = venv.unwrapped
+    policy, values = solve_finite_horizon(env.reward_means, env.transition_probs, 5)
+    assert np.array_equal(info["optimal_return"], 7 * values[:, 5, 0])
+    oracle = make_baseline("oracle", "tabular_mdp", 6, env_kwargs=kwargs)
+    oracle.set_task(info, np.arange(6), env)
+    assert np.array_equal(oracle.true_plan, policy)

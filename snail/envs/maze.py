@@ -42,7 +42,7 @@ cell when it reached the goal) and `final_heading` (int, 0 N .. 3 W). The vector
 
 Code that reads observations or rewards uses this module's exports rather than the numbers above:
 `MazeObsLayout` (`env.obs_layout`), the square codes, direction and turn tables, reward constants and
-`reached_goal`; `path_actions` turns a path into actions the way the env counts `shortest_path`.
+`reached_goal`; `grid_path` (the BFS) and `path_actions` plan paths the way the env counts `shortest_path`.
 """
 
 from __future__ import annotations
@@ -225,46 +225,56 @@ def random_maze(size: int, uniforms: list[float]) -> tuple[list[tuple[int, int]]
     return passages, start, goal, heading
 
 
-def shortest_path_length(size: int, passages: list[tuple[int, int]], start: int, goal: int, heading: int,
+def cell_square(cell) -> tuple[int, int]:
+    """The square (row, column) of `grids` where cell (row, column) lies."""
+    return 2 * int(cell[0]) + 1, 2 * int(cell[1]) + 1
+
+
+def grid_path(grid: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> list[int] | None:
+    """Directions (0 N .. 3 W) of the fewest cell moves from square `start` to square `goal`, or None if no
+    path joins them (breadth-first search).
+
+    `grid` [H, W] is a maze drawn in squares as in `grids` (cells two squares apart): a move from a cell to the
+    next one in direction d is open when the square between them is OPEN; any other code (WALL, or a code
+    for "not seen yet" in a map being explored) blocks it. The cells' own squares are not read.
+    """
+    width = grid.shape[1]
+    squares = grid.ravel().tolist()  # flat Python ints: list lookups cost a fraction of numpy scalar ones
+    wall_offsets = [DR[d] * width + DC[d] for d in range(4)]  # flat offset of the square towards d
+    first, last = start[0] * width + start[1], goal[0] * width + goal[1]
+    came = {first: None}  # square -> (square it was reached from, direction of that move)
+    queue = deque([first])
+    while queue:
+        square = queue.popleft()
+        if square == last:
+            break
+        for d, offset in enumerate(wall_offsets):
+            nxt = square + 2 * offset
+            if squares[square + offset] == OPEN and nxt not in came:
+                came[nxt] = (square, d)
+                queue.append(nxt)
+    if last not in came:
+        return None
+    directions = []
+    square = last
+    while came[square] is not None:
+        square, d = came[square]
+        directions.append(d)
+    return directions[::-1]
+
+
+def shortest_path_length(grid: np.ndarray, start: tuple[int, int], goal: tuple[int, int], heading: int,
                          egocentric: bool) -> int:
-    """Fewest actions from `start` (facing `heading`) to `goal` in a perfect maze given by its passages.
+    """Fewest actions from square `start` (facing `heading`) to square `goal` of a perfect maze `grid`.
 
     The path between two cells of a perfect maze is unique, and any walk between them covers it, so the
-    fewest egocentric actions are its moves plus the turns it needs: 0, 1 or 2 to face its first direction,
-    then one at each bend (a simple path never reverses).
+    fewest egocentric actions are its moves plus the turns it needs (`path_actions`): 0, 1 or 2 to face its
+    first direction, then one at each bend (a simple path never reverses).
     """
-    adjacent: list[list[tuple[int, int]]] = [[] for _ in range(size * size)]
-    for cell, d in passages:
-        other = cell + DR[d] * size + DC[d]
-        adjacent[cell].append((other, d))
-        adjacent[other].append((cell, (d + 2) % 4))
-    came_by = {start: -1}  # cell -> direction of the move that first reached it
-    parent = {start: start}
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        if cell == goal:
-            break
-        for other, d in adjacent[cell]:
-            if other not in came_by:
-                came_by[other], parent[other] = d, cell
-                queue.append(other)
-    if goal not in came_by:
-        raise ValueError(f"goal cell {goal} is not reachable from start cell {start}")
-    directions = []
-    cell = goal
-    while cell != start:
-        directions.append(came_by[cell])
-        cell = parent[cell]
-    directions.reverse()
-    if not egocentric:
-        return len(directions)
-    turns = 0
-    facing = heading
-    for d in directions:
-        turns += TURNS_TO_FACE[(d - facing) % 4]
-        facing = d
-    return len(directions) + turns
+    directions = grid_path(grid, start, goal)
+    if directions is None:
+        raise ValueError(f"goal square {goal} is not reachable from start square {start}")
+    return len(path_actions(directions, heading, egocentric))
 
 
 class MazeVectorEnv(MetaVectorEnv):
@@ -371,7 +381,7 @@ class MazeVectorEnv(MetaVectorEnv):
     # ---- task hooks ---------------------------------------------------------------------------------------
 
     def _new_trials(self, rows: np.ndarray) -> None:
-        size, cells = self.size, self.size * self.size
+        size, cells, width = self.size, self.size * self.size, self._width
         squares, delta = self._cell_square, self._delta_list
         for i in rows:
             uniforms = self._rngs[i].random(cells + 3).tolist()
@@ -384,7 +394,8 @@ class MazeVectorEnv(MetaVectorEnv):
             self._start[i] = self._pos[i] = base + squares[start]
             self._goal[i] = base + squares[goal]
             self._start_heading[i] = self._heading[i] = heading
-            self._shortest[i] = shortest_path_length(size, passages, start, goal, heading, self.egocentric)
+            self._shortest[i] = shortest_path_length(grid.reshape(width, width), divmod(squares[start], width),
+                                                     divmod(squares[goal], width), heading, self.egocentric)
         self._success[rows] = False
         self._write_obs(rows)
 

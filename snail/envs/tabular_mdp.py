@@ -47,16 +47,25 @@ class TabularMDPObsLayout:
         return np.asarray(obs)[:, self.state].argmax(-1)
 
 
-def optimal_values(mu: np.ndarray, probs: np.ndarray, horizon: int) -> np.ndarray:
-    """Finite-horizon value iteration: V*_0 (float64 [m, S]) of `horizon`-step episodes, for m MDPs with
-    mean rewards `mu` [m, S, A] and transitions `probs` [m, S, A, S]."""
+def solve_finite_horizon(mu: np.ndarray, probs: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Finite-horizon value iteration (backward induction) on m MDPs at once.
+
+    mu [m, S, A] mean rewards, probs [m, S, A, S] transitions -> (policy int64 [m, horizon + 1, S], values
+    float64 [m, horizon + 1, S]), indexed by the number of steps *remaining* h = 0 .. horizon: policy[:, h, s]
+    is an optimal action in state s with h steps to go (first of the best on ties; h = 0 is unused, 0) and
+    values[:, h, s] its expected return (0 at h = 0). V*_0 of a `horizon`-step episode is values[:, horizon].
+    """
     m, states, actions = mu.shape
     rows = probs.reshape(m, states * actions, states)  # one batched matrix-vector product per step
-    values = np.zeros((m, states))
-    for _ in range(horizon):
-        q = mu + (rows @ values[:, :, None]).reshape(m, states, actions)
-        values = q.max(axis=-1)
-    return values
+    # Filled horizon-major, so that every step reads and writes contiguous [m, S] blocks; returned as views.
+    policy = np.zeros((horizon + 1, m, states), np.int64)
+    values = np.zeros((horizon + 1, m, states))
+    for h in range(1, horizon + 1):
+        q = mu + (rows @ values[h - 1, :, :, None]).reshape(m, states, actions)
+        policy[h] = best = q.argmax(axis=-1)
+        # The best action's q is the max (ties are equal), read off without a second reduction over actions.
+        values[h] = np.take_along_axis(q, best[..., None], axis=-1)[..., 0]
+    return policy.transpose(1, 0, 2), values.transpose(1, 0, 2)
 
 
 class TabularMDPVectorEnv(MetaVectorEnv):
@@ -124,7 +133,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
         cum[..., -1] = 1.0  # so that a uniform in [0, 1) never runs past the last state through rounding
         sa = (self._row_sa[rows, None] + np.arange(self.states * self.actions)).reshape(-1)
         self._cum[sa] = cum.reshape(-1, self.states)
-        self._optimal[rows] = self.episodes * optimal_values(mu, probs, self.episode_length)[:, 0]
+        values = solve_finite_horizon(mu, probs, self.episode_length)[1]
+        self._optimal[rows] = self.episodes * values[:, self.episode_length, 0]
         self._t[rows] = 0
         self._set_state(rows, 0)
 
