@@ -44,7 +44,6 @@ from snail.envs.maze import (
     grid_path,
     path_actions,
     reached_goal,
-    shortest_path_length,
     turn_towards,
 )
 from snail.envs.tabular_mdp import TabularMDPObsLayout, solve_finite_horizon
@@ -320,36 +319,6 @@ def test_maze_final_cell_vector_matches_single_and_marks_success(kwargs):
 
 
 # ---- solvers written once ------------------------------------------------------------------------------
-
-# The hand-built 3x3 maze of test_envs.py: start (0, 0), goal (2, 1); the only path moves E E S S W.
-HAND_GRID = np.array([[1, 1, 1, 1, 1, 1, 1],
-                      [1, 0, 0, 0, 0, 0, 1],
-                      [1, 1, 1, 1, 1, 0, 1],
-                      [1, 0, 0, 0, 1, 0, 1],
-                      [1, 0, 1, 1, 1, 0, 1],
-                      [1, 0, 0, 2, 0, 0, 1],
-                      [1, 1, 1, 1, 1, 1, 1]], np.uint8)
-
-
-def test_grid_path_and_shortest_path_length_on_a_hand_built_maze():
-    start, goal = cell_square((0, 0)), cell_square((2, 1))
-    assert (start, goal) == ((1, 1), (5, 3))
-    assert grid_path(HAND_GRID, start, goal) == [EAST, EAST, SOUTH, SOUTH, WEST]
-    assert grid_path(HAND_GRID, goal, start) == [EAST, NORTH, NORTH, WEST, WEST]
-    assert grid_path(HAND_GRID, start, start) == []
-    # Facing north: turn right, E, E, turn right, S, S, turn right, W.
-    assert path_actions([EAST, EAST, SOUTH, SOUTH, WEST], NORTH, egocentric=True) == [
-        TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD]
-    assert shortest_path_length(HAND_GRID, start, goal, NORTH, egocentric=True) == 8
-    assert shortest_path_length(HAND_GRID, start, goal, NORTH, egocentric=False) == 5
-    # Anything but OPEN between two cells blocks the move: a wall, or a square a map has not seen (-1).
-    for blocker in (WALL, -1):
-        grid = HAND_GRID.astype(np.int8)
-        grid[2, 5] = blocker  # between (0, 2) and (1, 2)
-        assert grid_path(grid, start, goal) is None
-        with pytest.raises(ValueError, match="not reachable"):
-            shortest_path_length(grid, start, goal, NORTH, egocentric=True)
-
 
 @pytest.mark.parametrize("actions", ACTION_SETS)
 def test_maze_shortest_path_is_the_exported_bfs_and_path_actions(actions):

@@ -13,7 +13,21 @@ from gymnasium.utils.env_checker import check_env
 
 import snail.envs.maze as maze_module
 from snail.envs.bandit import BanditEnv, BanditVectorEnv
-from snail.envs.maze import MazeEnv, MazeVectorEnv
+from snail.envs.maze import (
+    EAST,
+    FORWARD,
+    NORTH,
+    SOUTH,
+    TURN_RIGHT,
+    WALL,
+    WEST,
+    MazeEnv,
+    MazeVectorEnv,
+    cell_square,
+    grid_path,
+    path_actions,
+    shortest_path_length,
+)
 from snail.envs.tabular_mdp import TabularMDPEnv, TabularMDPVectorEnv
 
 DR, DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west
@@ -499,6 +513,30 @@ def test_hand_built_maze_layout_and_shortest_path(hand_maze):
     assert bfs_actions(expected_grid, (0, 0), (2, 1), 0, False) == 5
     _, info = MazeEnv(size=3, actions="cardinal").reset(seed=0)
     assert info["shortest_path"] == 5
+
+
+def test_grid_path_and_shortest_path_length_on_the_hand_built_maze(hand_maze):
+    """snail.envs.maze's BFS (`grid_path`) and `path_actions`, which the env and the baselines share."""
+    env = MazeEnv(size=3)
+    env.reset(seed=0)
+    grid = env._core.grids[0]
+    start, goal = cell_square((0, 0)), cell_square((2, 1))
+    assert (start, goal) == ((1, 1), (5, 3))
+    assert grid_path(grid, start, goal) == [EAST, EAST, SOUTH, SOUTH, WEST]
+    assert grid_path(grid, goal, start) == [EAST, NORTH, NORTH, WEST, WEST]
+    assert grid_path(grid, start, start) == []
+    # Facing north: turn right, E, E, turn right, S, S, turn right, W.
+    assert path_actions([EAST, EAST, SOUTH, SOUTH, WEST], NORTH, egocentric=True) == [
+        TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD]
+    assert shortest_path_length(grid, start, goal, NORTH, egocentric=True) == 8
+    assert shortest_path_length(grid, start, goal, NORTH, egocentric=False) == 5
+    # Anything but OPEN between two cells blocks the move: a wall, or a square a map has not seen (-1).
+    for blocker in (WALL, -1):
+        blocked = grid.astype(np.int8)
+        blocked[2, 5] = blocker  # between cells (0, 2) and (1, 2)
+        assert grid_path(blocked, start, goal) is None
+        with pytest.raises(ValueError, match="not reachable"):
+            shortest_path_length(blocked, start, goal, NORTH, egocentric=True)
 
 
 def test_hand_built_maze_episodes_rewards_and_flags(hand_maze):
