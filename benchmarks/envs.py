@@ -11,17 +11,12 @@ num_envs * steps / elapsed. Also prints how long a vector reset (new tasks in ev
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-# Run as a script, this file's folder comes first on sys.path and its own name would shadow the `envs`
-# package; drop that folder so `import envs` finds the package (which registers the ids).
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-import envs  # noqa: E402, F401
+import snail.envs  # noqa: F401  (registers the ids)
 
 TASKS = {
     "bandit": ("snail/Bandit-v0", {}),

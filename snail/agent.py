@@ -23,7 +23,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.blocks import Clock
-from snail.models import MAZE_OBS_DIM, MODEL_CONFIGS, SNAIL_PRESETS
+from snail.envs.maze import PRESETS as MAZE_PRESETS
+from snail.envs.maze import MazeObsLayout
+from snail.models import MODEL_CONFIGS, SNAIL_PRESETS
+
+# The default maze's observation (view_size 3, no position): 2 * 7 * 7 + 5 = 103.
+MAZE_OBS_DIM = MazeObsLayout(view_size=3, size=MAZE_PRESETS["small"][0]).obs_dim
 
 
 class InputEncoder(nn.Module):

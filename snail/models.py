@@ -313,6 +313,3 @@ class RecurrentNet(nn.Module):
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, hidden]
         y, h = self.rnn(x[:, None], tuple(state) if len(state) == 2 else state[0])  # y [B, 1, hidden]
         return y[:, 0], list(h) if len(state) == 2 else [h]
-
-
-MAZE_OBS_DIM = 103  # envs.maze with view_size 3: 2 * 7 * 7 + 5

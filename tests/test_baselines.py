@@ -1,4 +1,4 @@
-"""Classical baselines and the shared evaluation loop (snail.baselines, snail.evaluation)."""
+"""Classical baselines (snail.evaluation.baselines) and the held-out trial loop (snail.trials.run_trials)."""
 
 from __future__ import annotations
 

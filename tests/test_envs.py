@@ -11,11 +11,24 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers the ids)
-import envs.maze as maze_module
-from envs.bandit import BanditEnv, BanditVectorEnv
-from envs.maze import MazeEnv, MazeVectorEnv
-from envs.tabular_mdp import TabularMDPEnv, TabularMDPVectorEnv
+import snail.envs.maze as maze_module
+from snail.envs.bandit import BanditEnv, BanditVectorEnv
+from snail.envs.maze import (
+    EAST,
+    FORWARD,
+    NORTH,
+    SOUTH,
+    TURN_RIGHT,
+    WALL,
+    WEST,
+    MazeEnv,
+    MazeVectorEnv,
+    cell_square,
+    grid_path,
+    path_actions,
+    shortest_path_length,
+)
+from snail.envs.tabular_mdp import TabularMDPEnv, TabularMDPVectorEnv
 
 DR, DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # north, east, south, west
 
@@ -502,6 +515,30 @@ def test_hand_built_maze_layout_and_shortest_path(hand_maze):
     assert info["shortest_path"] == 5
 
 
+def test_grid_path_and_shortest_path_length_on_the_hand_built_maze(hand_maze):
+    """snail.envs.maze's BFS (`grid_path`) and `path_actions`, which the env and the baselines share."""
+    env = MazeEnv(size=3)
+    env.reset(seed=0)
+    grid = env._core.grids[0]
+    start, goal = cell_square((0, 0)), cell_square((2, 1))
+    assert (start, goal) == ((1, 1), (5, 3))
+    assert grid_path(grid, start, goal) == [EAST, EAST, SOUTH, SOUTH, WEST]
+    assert grid_path(grid, goal, start) == [EAST, NORTH, NORTH, WEST, WEST]
+    assert grid_path(grid, start, start) == []
+    # Facing north: turn right, E, E, turn right, S, S, turn right, W.
+    assert path_actions([EAST, EAST, SOUTH, SOUTH, WEST], NORTH, egocentric=True) == [
+        TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD, FORWARD, TURN_RIGHT, FORWARD]
+    assert shortest_path_length(grid, start, goal, NORTH, egocentric=True) == 8
+    assert shortest_path_length(grid, start, goal, NORTH, egocentric=False) == 5
+    # Anything but OPEN between two cells blocks the move: a wall, or a square a map has not seen (-1).
+    for blocker in (WALL, -1):
+        blocked = grid.astype(np.int8)
+        blocked[2, 5] = blocker  # between cells (0, 2) and (1, 2)
+        assert grid_path(blocked, start, goal) is None
+        with pytest.raises(ValueError, match="not reachable"):
+            shortest_path_length(blocked, start, goal, NORTH, egocentric=True)
+
+
 def test_hand_built_maze_episodes_rewards_and_flags(hand_maze):
     """Two inner episodes: the first reaches the goal along the shortest path (with one wall bump first),
     the second spins in place until the cap."""
@@ -520,7 +557,10 @@ def test_hand_built_maze_episodes_rewards_and_flags(hand_maze):
         assert obs[-1] == 0 and not terminated
     assert obs[49:98].reshape(7, 7)[1, 3] == 1 and obs[49:98].sum() == 1  # the goal: the next cell ahead
     obs, reward, terminated, _, info = env.step(0)  # onto the goal
-    assert reward == pytest.approx(0.99) and not terminated and info == {}
+    assert reward == pytest.approx(0.99) and not terminated
+    # No trial-end keys; only where the inner episode ended: the goal cell (2, 1), facing west.
+    assert info.keys() == {"final_cell", "final_heading"}
+    assert info["final_cell"].tolist() == [2, 1] and info["final_heading"] == 3
     assert rewards == pytest.approx([-0.01] * 7)
     assert obs[-1] == 1 and np.array_equal(obs[:-1], start_obs[:-1])  # back at the start, facing north
     assert tuple(env._core.agent_cells[0]) == (0, 0) and env._core.headings[0] == 0

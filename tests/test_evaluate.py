@@ -1,4 +1,4 @@
-"""evaluate.py (snail.evaluate), learning-curve plots (snail.plot) and pictures (snail.render).
+"""evaluate.py (snail.evaluation), learning-curve plots (snail.plot) and pictures (snail.evaluation.render).
 
 Tiny runs trained once per module (a few updates of 4 trials); few evaluation trials.
 """

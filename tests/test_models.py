@@ -7,9 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from snail.agent import build_agent
+from snail.agent import MAZE_OBS_DIM, build_agent
 from snail.blocks import TCBlock
-from snail.models import MAZE_OBS_DIM
 
 # Small configs of every architecture (the presets are covered below).
 SMALL = {

@@ -23,13 +23,27 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import deque
 from collections.abc import Mapping
 
-import gymnasium as gym
 import numpy as np
 
-from snail.envs import env_id_of, env_name_of
+from snail.envs import env_id_of, env_name_of, inner_episode_starts, make_vector_env
+from snail.envs.maze import (
+    DC,
+    DR,
+    GOAL,
+    OPEN,
+    TURN_LEFT,
+    TURNS_TO_FACE,
+    WALL,
+    MazeObsLayout,
+    cell_square,
+    grid_path,
+    path_actions,
+    reached_goal,
+    turn_towards,
+)
+from snail.envs.tabular_mdp import TabularMDPObsLayout, solve_finite_horizon
 
 BASELINES: dict[str, list[str]] = {
     "bandit": ["random", "greedy", "epsilon_greedy", "ucb1", "thompson", "optimistic_thompson", "gittins",
@@ -273,48 +287,29 @@ class BanditOraclePolicy(BatchedPolicy):
 # ------------------------------------------------------------------------------------------ tabular MDPs
 
 
-def finite_horizon_policy(transitions: np.ndarray, rewards: np.ndarray, horizon: int) -> tuple[np.ndarray,
-                                                                                                np.ndarray]:
-    """Value iteration on a batch of finite-horizon MDPs.
-
-    transitions [m, S, A, S], rewards [m, S, A] (mean rewards) -> (policy [m, horizon + 1, S] int64, value
-    [m, horizon + 1, S]) indexed by the number of steps *remaining* (0 .. horizon; row 0 is unused/zero).
-    """
-    m, num_states, num_actions = rewards.shape
-    policy = np.zeros((m, horizon + 1, num_states), dtype=np.int64)
-    value = np.zeros((m, horizon + 1, num_states))
-    for h in range(1, horizon + 1):
-        q = rewards + np.einsum("msat,mt->msa", transitions, value[:, h - 1])
-        policy[:, h] = q.argmax(-1)
-        value[:, h] = q.max(-1)
-    return policy, value
-
-
 class _MDPPolicy(BatchedPolicy):
     """Tracks the state (the one-hot part of obs) and the step within the inner episode (restarts at a trial's
-    first step and where the inner-episode flag obs[-1] is 1). Subclasses plan a table `plan` [n, H + 1, S]
+    first step and where the inner-episode flag is set). Subclasses plan a table `plan` [n, H + 1, S]
     (action by steps remaining and state) at every inner episode's start, in `_plan(rows)`."""
 
     def __init__(self, num_envs, num_actions, seed=0, num_states: int = 10, episode_length: int = 10):
         super().__init__(num_envs, num_actions, seed)
         self.num_states = int(num_states)
+        self.obs_layout = TabularMDPObsLayout(self.num_states)
         self.episode_length = int(episode_length)
         self.step = np.zeros(self.num_envs, dtype=np.int64)
         self.state = np.zeros(self.num_envs, dtype=np.int64)
         self.plan = np.zeros((self.num_envs, self.episode_length + 1, self.num_states), dtype=np.int64)
 
-    def _states(self, obs):
-        return obs[:, : self.num_states].argmax(-1)
-
     def _plan(self, rows: np.ndarray) -> None:
         raise NotImplementedError
 
     def _choose(self, obs, reset):
-        new_episode = reset | (obs[:, -1] > 0.5)
+        new_episode = reset | inner_episode_starts(obs)
         if new_episode.any():
             self.step[new_episode] = 0
             self._plan(np.flatnonzero(new_episode))
-        self.state = self._states(obs)
+        self.state = self.obs_layout.states_of(obs)
         remaining = np.clip(self.episode_length - self.step, 1, self.episode_length)
         action = self.plan[np.arange(self.num_envs), remaining, self.state]
         self.step += 1
@@ -343,9 +338,9 @@ class PSRLPolicy(_MDPPolicy):
         self.visits[rows, prev_state, prev_action] += 1
         self.reward_sum[rows, prev_state, prev_action] += prev_reward
         # The first step of a new inner episode shows the start state, not the last step's next state.
-        same_episode = obs[:, -1] < 0.5
+        same_episode = ~inner_episode_starts(obs)
         r, s, a = rows[same_episode], prev_state[same_episode], prev_action[same_episode]
-        self.counts[r, s, a, self._states(obs[same_episode])] += 1
+        self.counts[r, s, a, self.obs_layout.states_of(obs[same_episode])] += 1
 
     def _plan(self, rows):
         alpha = 1.0 + self.counts[rows]
@@ -354,7 +349,7 @@ class PSRLPolicy(_MDPPolicy):
         precision = 1.0 + self.visits[rows]
         mean = (1.0 + self.reward_sum[rows]) / precision
         rewards = mean + self.rng.standard_normal(mean.shape) / np.sqrt(precision)
-        self.plan[rows] = finite_horizon_policy(transitions, rewards, self.episode_length)[0]
+        self.plan[rows] = solve_finite_horizon(rewards, transitions, self.episode_length)[0]
 
 
 class MDPOraclePolicy(_MDPPolicy):
@@ -370,7 +365,7 @@ class MDPOraclePolicy(_MDPPolicy):
             raise ValueError("the MDP oracle needs the env (set_task(info, rows, env)) to read the true MDP")
         transitions = np.asarray(env.transition_probs)[rows]
         rewards = np.asarray(env.reward_means)[rows]
-        self.true_plan[rows] = finite_horizon_policy(transitions, rewards, self.episode_length)[0]
+        self.true_plan[rows] = solve_finite_horizon(rewards, transitions, self.episode_length)[0]
 
     def _plan(self, rows):
         self.plan[rows] = self.true_plan[rows]
@@ -378,39 +373,19 @@ class MDPOraclePolicy(_MDPPolicy):
 
 # ---------------------------------------------------------------------------------------------------- mazes
 
-_DR, _DC = (-1, 0, 1, 0), (0, 1, 0, -1)  # square offsets of north, east, south, west (as in envs.maze)
-_UNKNOWN, _OPEN, _WALL, _GOAL = -1, 0, 1, 2
-
-
-def _egocentric_action(direction: int, heading: int) -> int:
-    """Egocentric action (0 forward, 1 left, 2 right) towards `direction` from `heading` (U-turn: right)."""
-    return (0, 2, 2, 1)[(direction - heading) % 4]
+# The explorer's map marks squares it has not seen with this; the others hold the env's OPEN, WALL or GOAL.
+_UNKNOWN = -1
 
 
 class _MazePolicy(BatchedPolicy):
-    """Reads the maze env's sizes (`size`, `view_size`, `egocentric`) and parses its observation."""
+    """Reads the maze env's sizes (`size`, `view_size`, `egocentric`, `observe_position`) and parses its
+    observation through the env's `MazeObsLayout`."""
 
     def __init__(self, num_envs, num_actions, seed=0, size: int = 5, view_size: int = 3,
-                 egocentric: bool = True):
+                 egocentric: bool = True, observe_position: bool = False):
         super().__init__(num_envs, num_actions, seed)
         self.size, self.view_size, self.egocentric = int(size), int(view_size), bool(egocentric)
-        self.window = 2 * self.view_size + 1
-        self.area = self.window * self.window
-
-    def _headings(self, obs):
-        return obs[:, 2 * self.area: 2 * self.area + 4].argmax(-1)
-
-    def _directions_to_actions(self, directions: list[int], heading: int) -> list[int]:
-        if not self.egocentric:
-            return list(directions)
-        actions = []
-        for d in directions:
-            while heading != d:
-                turn = _egocentric_action(d, heading)
-                actions.append(turn)
-                heading = (heading + (-1 if turn == 1 else 1)) % 4
-            actions.append(0)
-        return actions
+        self.obs_layout = MazeObsLayout(self.view_size, self.size, bool(observe_position), self.egocentric)
 
 
 class MazeOraclePolicy(_MazePolicy):
@@ -427,43 +402,18 @@ class MazeOraclePolicy(_MazePolicy):
             raise ValueError("the maze oracle needs the env (set_task(info, rows, env)) to read the maze")
         grids, starts, goals, headings = env.grids, env.start_cells, env.goal_cells, env.headings
         for i in rows:
-            directions = _grid_path(grids[i], tuple(2 * starts[i] + 1), tuple(2 * goals[i] + 1))
-            plan = self._directions_to_actions(directions, int(headings[i]))
+            directions = grid_path(grids[i], cell_square(starts[i]), cell_square(goals[i]))
+            plan = path_actions(directions, int(headings[i]), self.egocentric)
             # After the goal (a step whose action the env ignores): turn left / step back the way it came.
-            plan.append(1 if self.egocentric else (directions[-1] + 2) % 4)
+            plan.append(TURN_LEFT if self.egocentric else (directions[-1] + 2) % 4)
             self.plans[i] = plan
 
     def _choose(self, obs, reset):
-        self.step[reset | (obs[:, -1] > 0.5)] = 0
+        self.step[reset | inner_episode_starts(obs)] = 0
         plans, step = self.plans, self.step
         action = np.array([plans[i][min(step[i], len(plans[i]) - 1)] for i in range(self.num_envs)])
         self.step += 1
         return action
-
-
-def _grid_path(grid: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> list[int] | None:
-    """Directions of the fewest cell moves from `start` to `goal` (squares of a cell/wall grid) through
-    passages known to be open (`_OPEN`; cell squares count as open unless walls); None if none is known."""
-    came = {start: None}
-    queue = deque([start])
-    while queue:
-        cell = queue.popleft()
-        if cell == goal:
-            break
-        r, c = cell
-        for d in range(4):
-            nxt = (r + 2 * _DR[d], c + 2 * _DC[d])
-            if grid[r + _DR[d], c + _DC[d]] == _OPEN and nxt not in came:
-                came[nxt] = (cell, d)
-                queue.append(nxt)
-    if goal not in came:
-        return None
-    directions = []
-    cell = goal
-    while came[cell] is not None:
-        cell, d = came[cell]
-        directions.append(d)
-    return directions[::-1]
 
 
 class MazeExplorerPolicy(_MazePolicy):
@@ -490,13 +440,8 @@ class MazeExplorerPolicy(_MazePolicy):
         self.direction = np.full(self.num_envs, -1, dtype=np.int64)  # planned move from the current cell
         self.heading = np.zeros(self.num_envs, dtype=np.int64)  # heading in the last observation
         self.arrived = np.ones(self.num_envs, dtype=bool)  # at a cell it has not planned from yet
-        # Map offsets of the view's squares for each heading (view turned with the agent when egocentric).
-        i, j = np.meshgrid(np.arange(-self.view_size, self.view_size + 1),
-                           np.arange(-self.view_size, self.view_size + 1), indexing="ij")
-        i, j = i.reshape(-1), j.reshape(-1)
-        turned = [(i, j), (j, -i), (-i, -j), (-j, i)] if self.egocentric else [(i, j)] * 4
-        self.view_r = np.stack([t[0] for t in turned])
-        self.view_c = np.stack([t[1] for t in turned])
+        # Map offsets [4, area] of the view's squares for each heading.
+        self.view_r, self.view_c = self.obs_layout.window_offsets
 
     def _restart(self, rows):
         self.pos[rows] = self.half
@@ -515,15 +460,15 @@ class MazeExplorerPolicy(_MazePolicy):
             moving, heading = prev_action == 0, self.heading[rows]
         else:
             moving, heading = np.ones(len(rows), dtype=bool), prev_action
-        dr, dc = np.take(_DR, heading), np.take(_DC, heading)
+        dr, dc = np.take(DR, heading), np.take(DC, heading)
         r, c = self.pos[rows, 0], self.pos[rows, 1]
-        moved = moving & (self.map[rows, r + dr, c + dc] != _WALL)
+        moved = moving & (self.map[rows, r + dr, c + dc] != WALL)
         self.pos[rows, 0] += np.where(moved, 2 * dr, 0)
         self.pos[rows, 1] += np.where(moved, 2 * dc, 0)
         # The goal reward (+1) means that move reached the goal (with a small view it may never have been
         # seen: the episode ends on arrival).
-        at_goal = rows[moved & (prev_reward > 0.5)]
-        self.map[at_goal, self.pos[at_goal, 0], self.pos[at_goal, 1]] = _GOAL
+        at_goal = rows[moved & reached_goal(prev_reward)]
+        self.map[at_goal, self.pos[at_goal, 0], self.pos[at_goal, 1]] = GOAL
         self.arrived[rows[moved]] = True
         for i in rows[moved]:
             cell = (int(self.pos[i, 0]), int(self.pos[i, 1]))
@@ -534,28 +479,28 @@ class MazeExplorerPolicy(_MazePolicy):
                 stack.append(cell)
 
     def _choose(self, obs, reset):
-        flag = ~reset & (obs[:, -1] > 0.5)
+        flag = ~reset & inner_episode_starts(obs)
         if flag.any():  # a new inner episode: back at the start cell, facing the start heading
             self._restart(np.flatnonzero(flag))
-        self.heading = heading = self._headings(obs)
-        walls, goal = obs[:, : self.area] > 0.5, obs[:, self.area: 2 * self.area] > 0.5
+        self.heading = heading = self.obs_layout.headings_of(obs)
+        walls, goal = obs[:, self.obs_layout.walls] > 0.5, obs[:, self.obs_layout.goal] > 0.5
         rows = np.arange(self.num_envs)[:, None]
         seen_r = self.pos[:, :1] + self.view_r[heading]
         seen_c = self.pos[:, 1:] + self.view_c[heading]
-        self.map[rows, seen_r, seen_c] = np.where(walls, _WALL, np.where(goal, _GOAL, _OPEN))
+        self.map[rows, seen_r, seen_c] = np.where(walls, WALL, np.where(goal, GOAL, OPEN))
         for i in np.flatnonzero(self.arrived | (self.direction < 0)):
             self.direction[i] = self._plan(i, int(heading[i]))
         self.arrived[:] = False
         if self.egocentric:
-            return np.array([_egocentric_action(d, h) for d, h in zip(self.direction, heading, strict=True)])
+            return np.array([turn_towards(d, h) for d, h in zip(self.direction, heading, strict=True)])
         return self.direction.copy()
 
     def _plan(self, i: int, heading: int) -> int:
         """Direction of the next move of row i from its current cell."""
         grid, cell = self.map[i], (int(self.pos[i, 0]), int(self.pos[i, 1]))
-        goals = np.argwhere(grid == _GOAL)
+        goals = np.argwhere(grid == GOAL)
         if len(goals):
-            path = _grid_path(grid, cell, tuple(int(x) for x in goals[0]))
+            path = grid_path(grid, cell, tuple(int(x) for x in goals[0]))
             if path:
                 return path[0]
         stack = self.stack[i]
@@ -563,14 +508,14 @@ class MazeExplorerPolicy(_MazePolicy):
         r, c = cell
         options = []
         for d in range(4):
-            nxt = (r + 2 * _DR[d], c + 2 * _DC[d])
-            if grid[r + _DR[d], c + _DC[d]] == _OPEN and nxt != parent and self._unexplored(grid, nxt, cell):
-                options.append(((0, 1, 2, 1)[(d - heading) % 4], d))
+            nxt = (r + 2 * DR[d], c + 2 * DC[d])
+            if grid[r + DR[d], c + DC[d]] == OPEN and nxt != parent and self._unexplored(grid, nxt, cell):
+                options.append((TURNS_TO_FACE[(d - heading) % 4], d))
         if options:
             return min(options)[1]
         if parent is not None:
-            return next(d for d in range(4) if (r + 2 * _DR[d], c + 2 * _DC[d]) == parent)
-        open_dirs = [d for d in range(4) if grid[r + _DR[d], c + _DC[d]] == _OPEN]  # nothing left to explore
+            return next(d for d in range(4) if (r + 2 * DR[d], c + 2 * DC[d]) == parent)
+        open_dirs = [d for d in range(4) if grid[r + DR[d], c + DC[d]] == OPEN]  # nothing left to explore
         return int(self.rng.choice(open_dirs)) if open_dirs else int(self.rng.integers(4))
 
     @staticmethod
@@ -583,11 +528,11 @@ class MazeExplorerPolicy(_MazePolicy):
             if grid[r, c] == _UNKNOWN:
                 return True
             for d in range(4):
-                wall = grid[r + _DR[d], c + _DC[d]]
+                wall = grid[r + DR[d], c + DC[d]]
                 if wall == _UNKNOWN:
                     return True
-                nxt = (r + 2 * _DR[d], c + 2 * _DC[d])
-                if wall == _OPEN and nxt not in seen:
+                nxt = (r + 2 * DR[d], c + 2 * DC[d])
+                if wall == OPEN and nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
         return False
@@ -608,7 +553,7 @@ def _mdp(cls):
 def _maze(cls):
     return lambda env, num_envs, seed, **params: cls(num_envs, env.num_actions, seed, size=env.size,
                                                      view_size=env.view_size, egocentric=env.egocentric,
-                                                     **params)
+                                                     observe_position=env.observe_position, **params)
 
 
 _BUILDERS = {
@@ -642,9 +587,8 @@ def make_baseline(name: str, env_name: str, num_envs: int, seed: int = 0, env_kw
     if builder is None:
         raise NotImplementedError(f"baseline {name!r} for {env!r} is not implemented yet")
     # The policy reads the task's sizes from a one-row instance of the env.
-    envs = gym.make_vec(env_id_of(env), num_envs=1, vectorization_mode="vector_entry_point",
-                        **dict(env_kwargs or {}))
+    probe = make_vector_env(env_id_of(env), 1, env_kwargs or {})
     try:
-        return builder(envs.unwrapped, num_envs, seed, **params)
+        return builder(probe.unwrapped, num_envs, seed, **params)
     finally:
-        envs.close()
+        probe.close()

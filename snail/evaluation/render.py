@@ -264,8 +264,8 @@ def _recompute(module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         read = module.proj((probs @ v).transpose(1, 2).reshape(B, T, C))
         actual = y
     if not torch.allclose(read, actual, atol=1e-4, rtol=1e-3):
-        raise RuntimeError(f"the attention recomputed in snail/render.py does not match {type(module).__name__}'s "
-                           "output: the model code changed, update _recompute")
+        raise RuntimeError(f"the attention recomputed in snail/evaluation/render.py does not match "
+                           f"{type(module).__name__}'s output: the model code changed, update _recompute")
     return probs
 
 

@@ -15,28 +15,65 @@ At trial end also `trial_return`, `episode_returns` [episodes], `episode_lengths
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from envs._common import MetaEnv, MetaVectorEnv, check_int
+from snail.envs._common import FLAG_INDEX, MetaEnv, MetaVectorEnv, check_int
 
 
-def optimal_values(mu: np.ndarray, probs: np.ndarray, horizon: int) -> np.ndarray:
-    """Finite-horizon value iteration: V*_0 (float64 [m, S]) of `horizon`-step episodes, for m MDPs with
-    mean rewards `mu` [m, S, A] and transitions `probs` [m, S, A, S]."""
+@dataclass(frozen=True)
+class TabularMDPObsLayout:
+    """Where each part of a tabular-MDP observation lies: float32 [obs_dim] = one-hot state [states] | flag."""
+
+    states: int
+
+    @property
+    def state(self) -> slice:
+        """The one-hot of the current state."""
+        return slice(0, self.states)
+
+    @property
+    def obs_dim(self) -> int:
+        return self.states + 1
+
+    @property
+    def flag(self) -> int:
+        """Index of the inner-episode flag: the last entry (`FLAG_INDEX` counted from the front)."""
+        return self.obs_dim + FLAG_INDEX
+
+    def states_of(self, obs: np.ndarray) -> np.ndarray:
+        """int64 [n]: the state shown in each row of observations `obs` [n, obs_dim]."""
+        return np.asarray(obs)[:, self.state].argmax(-1)
+
+
+def solve_finite_horizon(mu: np.ndarray, probs: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Finite-horizon value iteration (backward induction) on m MDPs at once.
+
+    mu [m, S, A] mean rewards, probs [m, S, A, S] transitions -> (policy int64 [m, horizon + 1, S], values
+    float64 [m, horizon + 1, S]), indexed by the number of steps *remaining* h = 0 .. horizon: policy[:, h, s]
+    is an optimal action in state s with h steps to go (first of the best on ties; h = 0 is unused, 0) and
+    values[:, h, s] its expected return (0 at h = 0). V*_0 of a `horizon`-step episode is values[:, horizon].
+    """
     m, states, actions = mu.shape
     rows = probs.reshape(m, states * actions, states)  # one batched matrix-vector product per step
-    values = np.zeros((m, states))
-    for _ in range(horizon):
-        q = mu + (rows @ values[:, :, None]).reshape(m, states, actions)
-        values = q.max(axis=-1)
-    return values
+    # Filled horizon-major, so that every step reads and writes contiguous [m, S] blocks; returned as views.
+    policy = np.zeros((horizon + 1, m, states), np.int64)
+    values = np.zeros((horizon + 1, m, states))
+    for h in range(1, horizon + 1):
+        q = mu + (rows @ values[h - 1, :, :, None]).reshape(m, states, actions)
+        policy[h] = best = q.argmax(axis=-1)
+        # The best action's q is the max (ties are equal), read off without a second reduction over actions.
+        values[h] = np.take_along_axis(q, best[..., None], axis=-1)[..., 0]
+    return policy.transpose(1, 0, 2), values.transpose(1, 0, 2)
 
 
 class TabularMDPVectorEnv(MetaVectorEnv):
     """`num_envs` random-MDP trials. Options: `states` (>= 1, default 10), `actions` (>= 1, default 5),
     `episode_length` (H >= 1, default 10), `episodes` (>= 1, default 10).
 
-    Exposes the current trials' MDPs: `reward_means` [num_envs, S, A], `transition_probs` [num_envs, S, A, S].
+    Exposes the current trials' MDPs: `reward_means` [num_envs, S, A], `transition_probs` [num_envs, S, A, S];
+    and `obs_layout` (a `TabularMDPObsLayout`).
     """
 
     def __init__(self, num_envs: int = 1, states: int = 10, actions: int = 5, episode_length: int = 10,
@@ -47,7 +84,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
         self.episode_length = check_int("episode_length", episode_length, 1)
         episodes = check_int("episodes", episodes, 1)
         trial_steps = episodes * self.episode_length
-        self._setup(num_envs, obs_dim=self.states + 1, num_actions=self.actions, episodes=episodes,
+        self.obs_layout = layout = TabularMDPObsLayout(self.states)
+        self._setup(num_envs, obs_dim=layout.obs_dim, num_actions=self.actions, episodes=episodes,
                     max_trial_steps=trial_steps)
         n, s, a = num_envs, self.states, self.actions
         self._mu = np.zeros((n, s, a))
@@ -63,7 +101,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
         self._t = np.zeros(n, np.int64)  # steps taken in the trial
         self._row_sa = np.arange(n, dtype=np.int64) * (s * a)
         self._row_t = np.arange(n, dtype=np.int64) * (trial_steps + 1)
-        self._row_obs = np.arange(n, dtype=np.int64) * (s + 1)
+        # Flat index of each row's state one-hot: the state's entry is that + the state.
+        self._row_obs = np.arange(n, dtype=np.int64) * layout.obs_dim + layout.state.start
         self._mu_flat = self._mu.reshape(-1)
         self._noise_flat = self._noise.reshape(-1)
         self._uniforms_flat = self._uniforms.reshape(-1)
@@ -94,7 +133,8 @@ class TabularMDPVectorEnv(MetaVectorEnv):
         cum[..., -1] = 1.0  # so that a uniform in [0, 1) never runs past the last state through rounding
         sa = (self._row_sa[rows, None] + np.arange(self.states * self.actions)).reshape(-1)
         self._cum[sa] = cum.reshape(-1, self.states)
-        self._optimal[rows] = self.episodes * optimal_values(mu, probs, self.episode_length)[:, 0]
+        values = solve_finite_horizon(mu, probs, self.episode_length)[1]
+        self._optimal[rows] = self.episodes * values[:, self.episode_length, 0]
         self._t[rows] = 0
         self._set_state(rows, 0)
 

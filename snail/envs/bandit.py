@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs._common import MetaEnv, MetaVectorEnv, check_int
+from snail.envs._common import MetaEnv, MetaVectorEnv, check_int
+
+OBS_DIM = 1  # the observation is the inner-episode flag alone (always 0)
 
 
 class BanditVectorEnv(MetaVectorEnv):
@@ -28,7 +30,7 @@ class BanditVectorEnv(MetaVectorEnv):
         num_envs = check_int("num_envs", num_envs, 1)
         self.arms = check_int("arms", arms, 2)
         self.pulls = check_int("pulls", pulls, 1)
-        self._setup(num_envs, obs_dim=1, num_actions=self.arms, episodes=1, max_trial_steps=self.pulls)
+        self._setup(num_envs, obs_dim=OBS_DIM, num_actions=self.arms, episodes=1, max_trial_steps=self.pulls)
         k, n_pulls = self.arms, self.pulls
         # One row per env holds the whole trial's randomness: [p (K) | uniforms (N) | 1 spare].
         # Pull t of arm a pays 1 iff uniforms[t] < p[a]. The spare column is what a row whose trial has

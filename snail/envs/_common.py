@@ -13,7 +13,8 @@ a one-row instance of it, so the two cannot drift apart. A subclass describes on
   its index); rows where `continuing` is True go on with the next inner episode: put the agent back at the
   start and rewrite their observation.
 - `_task_info(rows) -> {key: array [len(rows), ...]}`: the task-level info (in `reset` and at trial end);
-  `_final_info(rows)` may add trial-end keys.
+  `_final_info(rows)` may add trial-end keys, and `_episode_end_info(rows)` keys for every step where an
+  inner episode ends (read before `_end_inner_episodes`, so the agent is still where the episode ended).
 
 Hooks may read `self._ep_len` (steps taken in the current inner episode, not counting the step being
 taken) and `self._ep_idx` (the current inner episode's index). The base class keeps the trial bookkeeping
@@ -30,6 +31,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
+
+# Every task's observation ends with the inner-episode flag: 1.0 on the first step of every inner episode after
+# the first (the step after one ended), else 0.0. Agents and baselines read episode boundaries from it.
+FLAG_INDEX = -1
+
+
+def inner_episode_starts(obs: np.ndarray) -> np.ndarray:
+    """bool [n]: the rows of observations `obs` [n, obs_dim] whose flag is set (an inner episode after the
+    first starts at this step). A trial's first step is not flagged: that is the policy's `reset`."""
+    return np.asarray(obs)[:, FLAG_INDEX] > 0.5
 
 
 def check_int(name: str, value: Any, minimum: int, hint: str = "") -> int:
@@ -148,7 +159,7 @@ class MetaVectorEnv(VectorEnv):
         self._ep_idx[rows] = 0
         self._ep_returns[rows] = 0.0
         self._ep_lengths[rows] = 0
-        self._obs[rows, -1] = 0.0
+        self._obs[rows, FLAG_INDEX] = 0.0
         self._new_trials(rows)
 
     def _step(self, a: np.ndarray):
@@ -158,7 +169,7 @@ class MetaVectorEnv(VectorEnv):
         self._ep_return += reward
         self._ep_len += 1
         if self._flag_set:  # the flag lasts one step
-            self._obs[:, -1] = 0.0
+            self._obs[:, FLAG_INDEX] = 0.0
             self._flag_set = False
         pending = self._any_needs_reset
         if pending:  # these rows start a new trial instead (below); their step above is discarded
@@ -173,11 +184,12 @@ class MetaVectorEnv(VectorEnv):
             self._ep_return[rows] = 0.0
             self._ep_len[rows] = 0
             continuing = ep + 1 < self.episodes
+            self._put_info(info, rows, self._episode_end_info(rows))
             self._end_inner_episodes(rows, continuing)
             self._ep_idx[rows] = ep + 1
             flagged = rows[continuing]
             if flagged.size:
-                self._obs[flagged, -1] = 1.0
+                self._obs[flagged, FLAG_INDEX] = 1.0
                 self._flag_set = True
             ended = rows[~continuing]
             if ended.size:
@@ -210,6 +222,9 @@ class MetaVectorEnv(VectorEnv):
     def _final_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 
+    def _episode_end_info(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {}
+
     def _new_trials(self, rows: np.ndarray) -> None:
         raise NotImplementedError
 
@@ -238,6 +253,8 @@ class MetaEnv(gym.Env):
         self.observation_space = self._core.single_observation_space
         self.action_space = self._core.single_action_space
         self.max_trial_steps = self._core.max_trial_steps
+        if hasattr(self._core, "obs_layout"):  # the tasks whose observation has parts besides the flag
+            self.obs_layout = self._core.obs_layout
         self._rows = np.zeros(1, np.int64)
         self._action = np.zeros(1, np.int64)
 
