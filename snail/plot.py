@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-DEFAULT_TAG = "eval/trial_return"
+DEFAULT_TAG = "eval/return"
 WALL_TAG = "charts/wall_clock_s"
 
 
