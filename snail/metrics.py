@@ -25,7 +25,7 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
 
     All: `trials`, `return`; with several inner episodes `return_ep{k}` (k 1-based). Bandit and tabular MDP:
     `optimal_return` (bandit: N max p; MDP: the value-iteration policy's expected return), `normalized` (mean
-    return / mean optimal return, as SNAIL normalizes); bandit also `regret` (optimal_return - return) and
+    return / mean optimal return, as SNAIL normalizes), `regret` (optimal_return - return); bandit also
     `best_arm_fraction`. Maze: `shortest_path`, `success` (over all inner episodes) and per inner episode
     `steps_ep{k}` (the cap when the goal was not reached), `success_ep{k}`, `path_ratio_ep{k}` (steps /
     shortest_path over successful episodes), for k >= 2 `steps_ep{k}_minus_ep1` (the paired difference, trial
@@ -43,8 +43,8 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
         out["optimal_return"], out["optimal_return_ci95"] = mean_ci(optimal)
         out["normalized"] = out["return"] / out["optimal_return"]
         out["normalized_ci95"] = out["return_ci95"] / out["optimal_return"]
-    if env == "bandit":
         out["regret"], out["regret_ci95"] = mean_ci(optimal - results["trial_return"])
+    if env == "bandit":
         out["best_arm_fraction"], out["best_arm_fraction_ci95"] = mean_ci(results["best_arm_fraction"])
     elif env == "maze":
         lengths = np.asarray(results["episode_lengths"], dtype=np.float64)
