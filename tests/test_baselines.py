@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, gittins_index_table, make_baseline
+from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
+from snail.evaluation.baselines.bandit import gittins_index_table
 from snail.evaluation.score import tune_baseline
 from snail.metrics import summarize
 from snail.trials import EVAL_SEED_OFFSET, TUNE_SEED_OFFSET, run_trials
