@@ -15,14 +15,9 @@ Tunable baselines (epsilon_greedy, ucb1, gittins: `snail.evaluation.baselines.DE
 small grid, picked by mean trial return on `tune_trials` tuning trials (other seeds), as RL² and SNAIL did;
 the chosen value is reported with each row.
 
-Gittins index policy: a Bernoulli arm with a Beta(1,1) prior, the index computed for a discount factor gamma
-by the calibration (retirement) method of Gittins (1979): the index of posterior Beta(a, b) is the retirement
-reward lam per step at which retiring forever and pulling once more then acting optimally are worth the same;
-the optimal-stopping values are computed by backward induction over the posterior lattice for a grid of lam
-values at once, and the crossing interpolated (`snail.evaluation.baselines.bandit.gittins_index_table`;
-index(1, 1) = 0.7029 at gamma = 0.9 and 0.8699 at gamma = 0.99, as in Gittins' tables). The bandit task is undiscounted with a fixed
-horizon, for which no discount is exactly right, so gamma is tuned over {0.5, 0.7, 0.8, 0.9, 0.95, 0.98,
-0.99} like the other tunable baselines; the chosen gamma is printed and written with the results.
+The Gittins index policy (a Beta(1,1) prior; the index for a discount gamma by Gittins' calibration method,
+`snail.evaluation.baselines.bandit.gittins_index_table`) is tuned over gamma like the other tunable baselines,
+since the undiscounted fixed-horizon task has no exactly right discount; the chosen gamma is reported.
 
 Outputs (into the run folder, or `runs/evaluate/<env>/<date-time>/` without a run; `out_dir` overrides):
 `evaluation.json` (config, seeds, per-row metrics with 95% confidence intervals), `evaluation.md` (the
