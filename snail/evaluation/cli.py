@@ -46,7 +46,7 @@ from snail.device import resolve_device
 from snail.envs import env_name_of, make_vector_env
 from snail.evaluation.baselines import BASELINES, make_baseline
 from snail.evaluation.report import _params_text, format_table, make_row, write_report
-from snail.evaluation.runs import CHECKPOINTS, EvaluationError, check_env, load_run, one_line
+from snail.evaluation.runs import CHECKPOINTS, EvaluationError, LoadedRun, check_env, load_run, one_line
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy
 
@@ -107,48 +107,67 @@ class EvaluateConfig:
                 raise EvaluationError(f"{key}={getattr(self, key)!r} is invalid: expected {allowed}")
 
 
-def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
-    """Everything `python evaluate.py` does, from its config (conf/evaluate.yaml's keys and an `env` group):
-    evaluate the run's agent (if `run`) and the baselines, write evaluation.json / .md (and pictures), print
-    the table through `log`. Returns (report, output folder)."""
-    cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
+@dataclass
+class Request:
+    """What one `evaluate` call evaluates, resolved and checked before any trial is played."""
+
+    settings: EvaluateConfig
+    run: LoadedRun | None  # the run's agent, or None for baselines alone
+    env_cfg: dict  # the env config group (the run's own when there is a run)
+    env_id: str
+    env_options: dict
+    baselines: list[str]
+    render_maze: bool  # maze paths asked for and possible
+    out_dir: Path
+
+    @property
+    def env_name(self) -> str:
+        return env_name_of(self.env_id)
+
+
+def _settings(cfg: DictConfig) -> EvaluateConfig:
     keys = {k: v for k, v in cfg.items() if k not in ("env", "hydra")}
     allowed = list(EvaluateConfig.__dataclass_fields__)
     unknown = sorted(set(keys) - set(allowed))
     if unknown:
         raise EvaluationError(f"unknown evaluate option(s) {unknown}; allowed: {allowed}")
-    ecfg = EvaluateConfig(**keys)
-    if isinstance(ecfg.baseline, Sequence) and not isinstance(ecfg.baseline, str):
-        ecfg.baseline = list(ecfg.baseline)
-    device = resolve_device(ecfg.device)
-    if ecfg.torch_threads:
-        torch.set_num_threads(ecfg.torch_threads)
+    settings = EvaluateConfig(**keys)
+    if isinstance(settings.baseline, Sequence) and not isinstance(settings.baseline, str):
+        settings.baseline = list(settings.baseline)
+    return settings
 
+
+def resolve_request(cfg: DictConfig, log=print) -> Request:
+    """Load the run (if any), pick the env and baselines, check that the options fit together, pick the
+    output folder: every error the user can fix is raised here, before the work starts."""
+    settings = _settings(cfg)
+    device = resolve_device(settings.device)
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
     run = None
-    if ecfg.run:
-        run = load_run(ecfg.run, ecfg.checkpoint, device)
-        env_cfg = OmegaConf.to_container(run.config.env)
-        env_id, kwargs = run.env_id, run.env_kwargs
+    if settings.run:
+        run = load_run(settings.run, settings.checkpoint, device)
+        env_cfg, env_id, options = OmegaConf.to_container(run.config.env), run.env_id, run.env_kwargs
     else:
         if "env" not in cfg:
             raise EvaluationError("no run and no env: pass run=<run folder> or env=<bandit|maze|tabular_mdp>")
         env_cfg = OmegaConf.to_container(cfg.env)
-        env_id, kwargs, envs = check_env(env_cfg, "env")
-        envs.close()
+        env_id, options, probe = check_env(env_cfg, "env")
+        probe.close()
     env_name = env_name_of(env_id)
-    names = baseline_names(env_name, ecfg.baseline)
-    if ecfg.memory_ablation and run is None:
+    names = baseline_names(env_name, settings.baseline)
+    if settings.memory_ablation and run is None:
         raise EvaluationError("memory_ablation=true needs a run (run=<run folder>): it replays the agent with "
                               "its memory wiped at every inner episode")
     if run is None and not names:
         raise EvaluationError("nothing to evaluate: no run given and baseline=none")
-    render_maze = ecfg.render and env_name == "maze"
-    if ecfg.render and not render_maze:
+    render_maze = settings.render and env_name == "maze"
+    if settings.render and not render_maze:
         log(f"note: render=true draws maze paths; env {env_name!r} has none (attention=true works on any env)")
     if render_maze and run is None and len(names) != 1:
         raise EvaluationError("render=true without a run draws one baseline's paths: pick it with "
                               f"baseline=<name> (one of {BASELINES[env_name]})")
-    if ecfg.attention:
+    if settings.attention:
         if run is None:
             raise EvaluationError("attention=true needs a run (run=<run folder>) of a model with attention")
         from snail.evaluation.render import has_attention
@@ -156,90 +175,114 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
         if not has_attention(run.agent):
             raise EvaluationError(f"attention=true: model {run.model_name!r} has no attention blocks (snail, "
                                   "attn_only and transformer have)")
+    return Request(settings, run, env_cfg, env_id, options, names, render_maze,
+                   _out_dir(settings, run, env_name))
 
-    if ecfg.out_dir:
-        out_dir = Path(ecfg.out_dir)
-    elif run is not None:
-        out_dir = run.run_dir
-    else:
-        out_dir = base = Path("runs") / "evaluate" / env_name / time.strftime("%Y-%m-%d_%H-%M-%S")
-        for i in range(1, 1000):  # several evaluations in one second (a -m sweep): one folder each
-            if not out_dir.exists():
-                break
-            out_dir = base.with_name(f"{base.name}_{i}")
 
-    rows, seeds = [], None
+def _out_dir(settings: EvaluateConfig, run: LoadedRun | None, env_name: str) -> Path:
+    if settings.out_dir:
+        return Path(settings.out_dir)
     if run is not None:
-        t0 = time.perf_counter()
-        results = evaluate_agent(run.agent, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs, ecfg.greedy)
-        seeds = results["seed"]
-        params = {"checkpoint": run.checkpoint.name}
-        if ecfg.greedy:
-            params["greedy"] = True
-        rows.append(make_row(run.model_name, "agent", params, results, env_name))
-        log(f"{run.model_name}: {ecfg.trials} trials in {time.perf_counter() - t0:.1f} s")
-        if ecfg.memory_ablation:
-            t0 = time.perf_counter()
-            results = evaluate_agent(run.agent, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs,
-                                     ecfg.greedy, forget_between_episodes=True)
-            rows.append(make_row(f"{run.model_name} (memory wiped each episode)", "agent",
-                                 {**params, "memory_ablation": True}, results, env_name))
-            log(f"{run.model_name}, memory wiped: {ecfg.trials} trials in {time.perf_counter() - t0:.1f} s")
-    for name in names:
-        t0 = time.perf_counter()
-        params, results = evaluate_baseline(name, env_id, kwargs, ecfg.trials, ecfg.seed, ecfg.num_envs,
-                                            ecfg.tune_trials)
+        return run.run_dir
+    out_dir = base = Path("runs") / "evaluate" / env_name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    for i in range(1, 1000):  # several evaluations in one second (a -m sweep): one folder each
+        if not out_dir.exists():
+            break
+        out_dir = base.with_name(f"{base.name}_{i}")
+    return out_dir
+
+
+def score_rows(req: Request, log=print) -> tuple[list[dict], np.ndarray]:
+    """The table's rows (the run's agent, its memory ablation, each baseline) on the same held-out trials,
+    and those trials' env seeds."""
+    s, env_name = req.settings, req.env_name
+    rows, seeds = [], None
+
+    def add(name, kind, params, results, t0):
+        nonlocal seeds
         if seeds is None:
             seeds = results["seed"]
         elif not np.array_equal(seeds, results["seed"]):  # run_trials guarantees it; cheap to check
-            raise RuntimeError(f"baseline {name!r} ran on other seeds than the agent")
-        rows.append(make_row(name, "baseline", params, results, env_name))
-        log(f"{name}{' (' + _params_text(params) + ')' if params else ''}: {ecfg.trials} trials in "
+            raise RuntimeError(f"{name!r} ran on other seeds than the rows before it")
+        rows.append(make_row(name, kind, params, results, env_name))
+        shown = {k: v for k, v in params.items() if kind == "baseline"}
+        log(f"{name}{' (' + _params_text(shown) + ')' if shown else ''}: {s.trials} trials in "
             f"{time.perf_counter() - t0:.1f} s")
 
-    envs = make_vector_env(env_id, 1, kwargs)
-    episodes = int(getattr(envs.unwrapped, "episodes", 1))
-    envs.close()
+    if req.run is not None:
+        params = {"checkpoint": req.run.checkpoint.name, **({"greedy": True} if s.greedy else {})}
+        for forget in (False, True) if s.memory_ablation else (False,):
+            t0 = time.perf_counter()
+            results = evaluate_agent(req.run.agent, req.env_id, req.env_options, s.trials, s.seed, s.num_envs,
+                                     s.greedy, forget_between_episodes=forget)
+            if forget:
+                add(f"{req.run.model_name} (memory wiped each episode)", "agent",
+                    {**params, "memory_ablation": True}, results, t0)
+            else:
+                add(req.run.model_name, "agent", params, results, t0)
+    for name in req.baselines:
+        t0 = time.perf_counter()
+        params, results = evaluate_baseline(name, req.env_id, req.env_options, s.trials, s.seed, s.num_envs,
+                                            s.tune_trials)
+        add(name, "baseline", params, results, t0)
+    return rows, seeds
+
+
+def draw_pictures(req: Request, rows: list[dict], log=print) -> None:
+    """Maze paths (PNG, GIF) and attention maps of trial `render_trial`, as asked."""
+    from snail.evaluation import render
+
+    s = req.settings
+    if req.run is not None:
+        policy, label = AgentPolicy(req.run.agent, num_envs=1, greedy=s.greedy, seed=s.seed), req.run.model_name
+    else:
+        params = next(r["params"] for r in rows if r["policy"] == req.baselines[0])
+        policy = make_baseline(req.baselines[0], req.env_id, 1, s.seed, env_kwargs=req.env_options, **params)
+        label = req.baselines[0]
+    trial = render.record_trial(policy, req.env_id, req.env_options, seed=s.seed, trial=s.render_trial)
+    title = f"{label}, trial {s.render_trial} (env seed {trial['seed']})"
+    if req.render_maze:
+        png = render.draw_maze_paths(trial, req.out_dir / "maze_paths.png", title=title)
+        gif = render.animate_maze(trial, req.out_dir / "maze_paths.gif", title=title)
+        log(f"wrote {png}" + (f" and {gif}" if gif else " (no GIF: pillow is not installed)"))
+    if s.attention:
+        maps = render.attention_maps(req.run.agent, trial)
+        png = render.draw_attention(maps, req.out_dir / "attention.png", trial=trial, title=title)
+        log(f"wrote {png}")
+
+
+def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
+    """Everything `python evaluate.py` does, from its config (conf/evaluate.yaml's keys and an `env` group):
+    evaluate the run's agent (if `run`) and the baselines, write evaluation.json / .md (and pictures), print
+    the table through `log`. Returns (report, output folder)."""
+    cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
+    req = resolve_request(cfg, log)
+    rows, seeds = score_rows(req, log)
+    run, s = req.run, req.settings
+    probe = make_vector_env(req.env_id, 1, req.env_options)
+    episodes = int(getattr(probe.unwrapped, "episodes", 1))
+    probe.close()
     report = {
-        "env": env_cfg,
+        "env": req.env_cfg,
         "run": str(run.run_dir) if run else None,
         "checkpoint": str(run.checkpoint) if run else None,
         "model": run.model_name if run else None,
         "env_steps": run.counters.get("env_steps") if run else None,
-        "trials": ecfg.trials,
-        "seed": ecfg.seed,
+        "trials": s.trials,
+        "seed": s.seed,
         "seeds": {"first": int(seeds[0]), "last": int(seeds[-1]), "offset": EVAL_SEED_OFFSET},
-        "greedy": ecfg.greedy,
-        "tune_trials": ecfg.tune_trials,
+        "greedy": s.greedy,
+        "tune_trials": s.tune_trials,
         "episodes": episodes,
         "rows": rows,
     }
-    json_path, md_path = write_report(report, out_dir)
+    json_path, md_path = write_report(report, req.out_dir)
     log("")
     log(format_table(report))
     log(f"\nwrote {json_path} and {md_path}")
-
-    if render_maze or ecfg.attention:
-        from snail.evaluation import render
-
-        if run is not None:
-            policy = AgentPolicy(run.agent, num_envs=1, greedy=ecfg.greedy, seed=ecfg.seed)
-            label = run.model_name
-        else:
-            params = next(r["params"] for r in rows if r["policy"] == names[0])
-            policy = make_baseline(names[0], env_id, 1, ecfg.seed, env_kwargs=kwargs, **params)
-            label = names[0]
-        trial = render.record_trial(policy, env_id, kwargs, seed=ecfg.seed, trial=ecfg.render_trial)
-        title = f"{label}, trial {ecfg.render_trial} (env seed {trial['seed']})"
-        if render_maze:
-            png = render.draw_maze_paths(trial, out_dir / "maze_paths.png", title=title)
-            gif = render.animate_maze(trial, out_dir / "maze_paths.gif", title=title)
-            log(f"wrote {png}" + (f" and {gif}" if gif else " (no GIF: pillow is not installed)"))
-        if ecfg.attention:
-            maps = render.attention_maps(run.agent, trial)
-            png = render.draw_attention(maps, out_dir / "attention.png", trial=trial, title=title)
-            log(f"wrote {png}")
-    return report, out_dir
+    if req.render_maze or s.attention:
+        draw_pictures(req, rows, log)
+    return report, req.out_dir
 
 
 def cli(cfg: DictConfig | Mapping, env_overridden: bool = False) -> dict:
