@@ -11,9 +11,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from snail.config_errors import hydra_errors_in_one_line
 from snail.evaluate import cli
+from snail.schemas import register_configs
+
+register_configs()
 
 
+@hydra_errors_in_one_line("evaluate")  # composition errors (a wrong type, an unknown key): Hydra raises them first
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     overrides = HydraConfig.get().overrides.task

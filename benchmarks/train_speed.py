@@ -18,19 +18,16 @@ from pathlib import Path
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import torch  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
 
 from snail.agent import build_agent  # noqa: E402
 from snail.ppo import PPOConfig, ppo_update  # noqa: E402
 from snail.rollout import collect_trials, make_vector_env  # noqa: E402
+from snail.schemas import compose_config  # noqa: E402
 from snail.train import env_kwargs  # noqa: E402
-
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def measure(model: str, updates: int, overrides: list[str]) -> dict[str, float]:
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"model={model}", *overrides])
+    cfg = compose_config("config", [f"model={model}", *overrides])
     ppo_cfg = PPOConfig.from_mapping(cfg.algo)
     envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
     torch.manual_seed(0)

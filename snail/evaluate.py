@@ -40,9 +40,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -52,6 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 from snail.agent import Agent, build_agent
 from snail.baselines import BASELINES, DEFAULT_GRIDS, make_baseline, tune_baseline
 from snail.checkpoint import CheckpointError, load_checkpoint
+from snail.config import check, dataclass_from_mapping
 from snail.evaluation import EVAL_SEED_OFFSET, AgentPolicy, env_id_of, env_name_of, run_trials, summarize
 from snail.rollout import make_vector_env
 from snail.train import resolve_device
@@ -353,42 +355,36 @@ def write_report(report: Mapping, out_dir: str | Path) -> tuple[Path, Path]:
 
 @dataclass
 class EvaluateConfig:
-    """The keys of conf/evaluate.yaml besides `env`."""
+    """The options of conf/evaluate.yaml besides `env`, and their defaults."""
 
-    run: str | None = None
-    checkpoint: str = "best"
-    baseline: object = "all"
-    trials: int = 1000
+    run: str | None = None  # a run folder, or a checkpoint file in one (runs/.../best.pt)
+    checkpoint: str = "best"  # best | last (best falls back to last when the run never evaluated)
+    # all | none | one name or a list (bandit: random greedy epsilon_greedy ucb1 thompson optimistic_thompson
+    # gittins oracle; tabular_mdp: random psrl oracle; maze: random explorer oracle)
+    baseline: Any = "all"
+    trials: int = 1000  # held-out trials (env seeds from snail.evaluation.EVAL_SEED_OFFSET + seed)
     seed: int = 0
-    device: str = "auto"
-    greedy: bool = False
-    memory_ablation: bool = False
-    num_envs: int = 250
-    tune_trials: int = 500
-    render: bool = False
-    attention: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    greedy: bool = False  # false: sample from the agent's policy (as training does); true: argmax
+    memory_ablation: bool = False  # true: also play the agent with its memory wiped at every inner episode's start
+    num_envs: int = 250  # trials played in parallel (does not change the results' tasks)
+    tune_trials: int = 500  # tuning trials per grid value of the tunable baselines (other seeds)
+    render: bool = False  # maze: maze_paths.png / .gif of inner episodes 1 and 2 of trial `render_trial`
+    attention: bool = False  # attention.png: attention maps of that trial (snail, attn_only, transformer)
     render_trial: int = 0
-    out_dir: str | None = None
+    out_dir: str | None = None  # null: the run folder, or runs/evaluate/<env>/<date-time> without a run
     torch_threads: int | None = None
 
     def __post_init__(self):
-        def is_int(x, low):
-            return isinstance(x, int) and not isinstance(x, bool) and x >= low
-
-        checks = {
+        check("", self, lambda: {
             "checkpoint": (self.checkpoint in CHECKPOINTS, f"one of {list(CHECKPOINTS)}"),
-            "trials": (is_int(self.trials, 1), "an integer >= 1"),
-            "seed": (is_int(self.seed, 0), "an integer >= 0"),
-            "num_envs": (is_int(self.num_envs, 1), "an integer >= 1"),
-            "tune_trials": (is_int(self.tune_trials, 1), "an integer >= 1"),
-            "render_trial": (is_int(self.render_trial, 0), "an integer >= 0"),
-            "torch_threads": (self.torch_threads is None or is_int(self.torch_threads, 1), "null or an int >= 1"),
-        }
-        for key in ("greedy", "memory_ablation", "render", "attention"):
-            checks[key] = (isinstance(getattr(self, key), bool), "true or false")
-        for key, (ok, allowed) in checks.items():
-            if not ok:
-                raise EvaluationError(f"{key}={getattr(self, key)!r} is invalid: expected {allowed}")
+            "trials": (self.trials >= 1, "an integer >= 1"),
+            "seed": (self.seed >= 0, "an integer >= 0"),
+            "num_envs": (self.num_envs >= 1, "an integer >= 1"),
+            "tune_trials": (self.tune_trials >= 1, "an integer >= 1"),
+            "render_trial": (self.render_trial >= 0, "an integer >= 0"),
+            "torch_threads": (self.torch_threads is None or self.torch_threads >= 1, "null or an int >= 1"),
+        }, error=EvaluationError)
 
 
 def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
@@ -397,13 +393,7 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
     the table through `log`. Returns (report, output folder)."""
     cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
     keys = {k: v for k, v in cfg.items() if k not in ("env", "hydra")}
-    allowed = list(EvaluateConfig.__dataclass_fields__)
-    unknown = sorted(set(keys) - set(allowed))
-    if unknown:
-        raise EvaluationError(f"unknown evaluate option(s) {unknown}; allowed: {allowed}")
-    ecfg = EvaluateConfig(**keys)
-    if isinstance(ecfg.baseline, Sequence) and not isinstance(ecfg.baseline, str):
-        ecfg.baseline = list(ecfg.baseline)
+    ecfg = dataclass_from_mapping(EvaluateConfig, keys, "", where="evaluate", error=EvaluationError)
     device = resolve_device(ecfg.device)
     if ecfg.torch_threads:
         torch.set_num_threads(ecfg.torch_threads)

@@ -12,7 +12,6 @@ import signal
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,47 +23,24 @@ from tqdm import tqdm
 
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from snail.config import dataclass_from_mapping
+from snail.config import ConfigError
 from snail.evaluation import EVAL_SEED_OFFSET, AgentPolicy, run_trials
-from snail.ppo import PPOConfig, ppo_update
+from snail.ppo import ppo_update
 from snail.rollout import collect_trials, make_vector_env
+from snail.train_config import TrainConfig
 
 # Spreads the training seeds of runs with different `seed` values far apart.
 _SEED_STRIDE = 10_000_019
 
 
-@dataclass
-class RunConfig:
-    total_env_steps: int = 20_000_000
-    max_minutes: float | None = None
-    eval_every: int = 20
-    eval_trials: int = 256
-    checkpoint_every: int = 10
-    torch_threads: int | None = None
-    progress: bool = True
-
-    def __post_init__(self):
-        checks = {
-            "total_env_steps": (self.total_env_steps >= 1, "an integer >= 1"),
-            "max_minutes": (self.max_minutes is None or self.max_minutes > 0, "null or a number > 0"),
-            "eval_every": (self.eval_every >= 0, "an integer >= 0 (0 = never)"),
-            "eval_trials": (self.eval_trials >= 1, "an integer >= 1"),
-            "checkpoint_every": (self.checkpoint_every >= 1, "an integer >= 1"),
-            "torch_threads": (self.torch_threads is None or self.torch_threads >= 1, "null or an integer >= 1"),
-        }
-        for key, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"run.{key}={getattr(self, key)!r} is invalid: expected {allowed}")
-
-
 def resolve_device(name: str) -> torch.device:
     allowed = ("auto", "cpu", "cuda")
     if name not in allowed and not str(name).startswith("cuda:"):
-        raise ValueError(f"device={name!r} is invalid: expected one of {allowed} (or 'cuda:N')")
+        raise ConfigError(f"device={name!r} is invalid: expected one of {allowed} (or 'cuda:N')")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was asked for, but torch sees no CUDA device (use cpu or auto)")
+        raise ConfigError(f"device={name!r} was asked for, but torch sees no CUDA device (use cpu or auto)")
     return torch.device(name)
 
 
@@ -119,9 +95,9 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
     """
     cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
     # Validate everything before any work starts.
-    run_cfg = dataclass_from_mapping(RunConfig, cfg.run, "run")
-    ppo_cfg = PPOConfig.from_mapping(cfg.algo)
-    device = resolve_device(cfg.device)
+    settings = TrainConfig.from_mapping(cfg)
+    run_cfg, ppo_cfg = settings.run, settings.algo
+    device = resolve_device(settings.device)
     if run_cfg.torch_threads:
         torch.set_num_threads(run_cfg.torch_threads)
     envs = make_vector_env(cfg.env.id, ppo_cfg.num_envs, env_kwargs(cfg.env))
