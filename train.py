@@ -10,14 +10,16 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from snail.config.errors import exit_on_config_error, hydra_errors_in_one_line
+from snail.config.schemas import register_configs
 from snail.train import train
 
 # hydra.run.dir is the resumed run's folder when `resume` is set, a fresh one otherwise.
 OmegaConf.register_new_resolver("run_dir", lambda resume, fresh: resume if resume else fresh, replace=True)
+register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float:
+def train_or_resume(cfg: DictConfig) -> dict:
     if cfg.resume:
         run_dir = Path(cfg.resume)
         if not (run_dir / "config.yaml").is_file():
@@ -40,6 +42,14 @@ def main(cfg: DictConfig) -> float:
             if run_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in run_dir.iterdir()):
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
+    return summary
+
+
+@hydra_errors_in_one_line("train")  # composition errors (a wrong type, an unknown key): Hydra raises them first
+@hydra.main(version_base="1.3", config_path="snail/conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    with exit_on_config_error("train"):  # train()'s checks of the values, before they start any work
+        summary = train_or_resume(cfg)
     last = f"last train return {summary['train']['return']:.2f}; " if summary["train"] else ""
     print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
           f"best eval return {summary['best_eval_return']:.2f}")

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 
+from snail.config.schemas import compose_config
 from snail.train import Workspace
-
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 
 def measure(model: str, updates: int, overrides: list[str]) -> dict[str, float]:
     """The training loop's own update (`Workspace.update`: rollout + PPO update) timed over `updates` updates
     after a warm-up one."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"model={model}", "device=cpu", *overrides])
+    cfg = compose_config("config", [f"model={model}", "device=cpu", *overrides])
     with tempfile.TemporaryDirectory() as run_dir:
         workspace = Workspace(cfg, run_dir)
         rollout_s = update_s = steps = 0.0

@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.blocks import Clock
+from snail.config import dataclass_by_name
 from snail.envs.maze import PRESETS as MAZE_PRESETS
 from snail.envs.maze import MazeObsLayout
 from snail.models import MODEL_CONFIGS, SNAIL_PRESETS
@@ -141,33 +142,16 @@ class Agent(nn.Module):
         return self.policy_head(h), self.value_head(hv).squeeze(-1), state
 
 
-def _plain(value):
-    """Mappings and non-string sequences (DictConfig / ListConfig included) -> dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_plain(v) for v in value]
-    return value
-
-
 def build_agent(model_cfg: Mapping, obs_dim: int, num_actions: int, max_len: int) -> Agent:
     """Agent from a model config mapping (plain dict or OmegaConf DictConfig) with a "name" key.
 
     Unknown names, unknown options and invalid values raise ValueError before anything is built.
     """
-    cfg = _plain(model_cfg)
-    name = cfg.get("name")
-    if name not in MODEL_CONFIGS:
-        raise ValueError(f"model.name={name!r} is invalid: expected one of {list(MODEL_CONFIGS)}")
-    config_cls = MODEL_CONFIGS[name]
-    allowed = list(config_cls.__dataclass_fields__)
-    unknown = sorted(set(cfg) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown model option(s) {unknown} for model {name!r}; allowed: {allowed}")
+    cfg = dataclass_by_name(MODEL_CONFIGS, model_cfg, "model")
     for key, n in (("obs_dim", obs_dim), ("num_actions", num_actions), ("max_len", max_len)):
         if not (isinstance(n, Integral) and not isinstance(n, bool) and n >= 1):
             raise ValueError(f"{key}={n!r} is invalid: expected an integer >= 1")
-    return Agent(config_cls(**cfg), int(obs_dim), int(num_actions), int(max_len))
+    return Agent(cfg, int(obs_dim), int(num_actions), int(max_len))
 
 
 def preset_table(settings: dict[str, tuple[int, int, int]] | None = None) -> str:

@@ -20,18 +20,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.blocks import AttentionBlock, Clock, TCBlock, cached_attention
+from snail.config import check
 
 # ----------------------------------------------------------------------------------------------- configs
 
 
 def _is_int(x, low: int = 1) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= low
-
-
-def _raise_invalid(checks: dict[str, tuple[bool, str]], values) -> None:
-    for key, (ok, allowed) in checks.items():
-        if not ok:
-            raise ValueError(f"model.{key}={getattr(values, key)!r} is invalid: expected {allowed}")
 
 
 # Paper stacks (SNAIL appendix) and the ablations' versions of them. Blocks: ("tc", filters) or
@@ -84,9 +79,9 @@ class SnailConfig:
     def __post_init__(self):
         kinds = BLOCK_KINDS.get(self.name, ())
         presets = SNAIL_PRESETS.get(self.name, {})
-        _raise_invalid({"name": (self.name in BLOCK_KINDS, f"one of {list(BLOCK_KINDS)}"),
-                        "preset": (self.preset is None or self.preset in presets,
-                                   f"one of {list(presets)} or null")}, self)
+        check("model", self, lambda: {"name": (self.name in BLOCK_KINDS, f"one of {list(BLOCK_KINDS)}"),
+                                      "preset": (self.preset is None or self.preset in presets,
+                                                 f"one of {list(presets)} or null")})
         for key, value in (SNAIL_PRESETS[self.name][self.preset] if self.preset else {}).items():
             if getattr(self, key) is None and not (key == "value_blocks" and self.shared_trunk):
                 setattr(self, key, value)
@@ -94,15 +89,14 @@ class SnailConfig:
         self.encoder_hidden = [] if self.encoder_hidden is None else self.encoder_hidden
         kinds_text = (f"a non-empty list of {' / '.join(_BLOCK_TEXT[k] for k in kinds)} (positive ints) "
                       f"for model {self.name!r}")
-        _raise_invalid({
+        check("model", self, lambda: {
             "policy_blocks": (_valid_blocks(self.policy_blocks, kinds), kinds_text),
             "value_blocks": ((self.shared_trunk and self.value_blocks is None)
                              or (not self.shared_trunk and _valid_blocks(self.value_blocks, kinds)),
                              "null with shared_trunk=true" if self.shared_trunk else kinds_text),
-            "embed_dim": (_is_int(self.embed_dim), "an integer >= 1"),
+            "embed_dim": (self.embed_dim >= 1, "an integer >= 1"),
             "encoder_hidden": (_valid_widths(self.encoder_hidden), "a list of integers >= 1"),
-            "shared_trunk": (isinstance(self.shared_trunk, bool), "true or false"),
-        }, self)
+        })
 
     def make_net(self, in_dim: int, max_len: int, value: bool = False) -> SnailNet:
         return SnailNet(in_dim, self.value_blocks if value else self.policy_blocks, max_len)
@@ -128,17 +122,16 @@ class TransformerConfig:
     shared_trunk: bool = False
 
     def __post_init__(self):
-        self.d_ff = 4 * self.d_model if self.d_ff is None else self.d_ff
-        _raise_invalid({
+        check("model", self, lambda: {
             "name": (self.name == "transformer", "'transformer'"),
-            "d_model": (_is_int(self.d_model), "an integer >= 1"),
-            "n_layers": (_is_int(self.n_layers), "an integer >= 1"),
-            "n_heads": (_is_int(self.n_heads) and self.d_model % self.n_heads == 0,
+            "d_model": (self.d_model >= 1, "an integer >= 1"),
+            "n_layers": (self.n_layers >= 1, "an integer >= 1"),
+            "n_heads": (self.n_heads >= 1 and self.d_model % self.n_heads == 0,
                         f"an integer >= 1 dividing d_model={self.d_model}"),
-            "d_ff": (_is_int(self.d_ff), "an integer >= 1 or null"),
+            "d_ff": (self.d_ff is None or self.d_ff >= 1, "an integer >= 1 or null"),
             "encoder_hidden": (_valid_widths(self.encoder_hidden), "a list of integers >= 1"),
-            "shared_trunk": (isinstance(self.shared_trunk, bool), "true or false"),
-        }, self)
+        })
+        self.d_ff = 4 * self.d_model if self.d_ff is None else self.d_ff
 
     @property
     def embed_dim(self) -> int:
@@ -161,15 +154,14 @@ class LSTMConfig:
     shared_trunk: bool = False
 
     def __post_init__(self):
-        _raise_invalid({
+        check("model", self, lambda: {
             "name": (self.name == "lstm", "'lstm'"),
-            "hidden_size": (_is_int(self.hidden_size), "an integer >= 1"),
+            "hidden_size": (self.hidden_size >= 1, "an integer >= 1"),
             "cell": (self.cell in ("lstm", "gru"), "'lstm' or 'gru'"),
-            "num_layers": (_is_int(self.num_layers), "an integer >= 1"),
-            "embed_dim": (_is_int(self.embed_dim), "an integer >= 1"),
+            "num_layers": (self.num_layers >= 1, "an integer >= 1"),
+            "embed_dim": (self.embed_dim >= 1, "an integer >= 1"),
             "encoder_hidden": (_valid_widths(self.encoder_hidden), "a list of integers >= 1"),
-            "shared_trunk": (isinstance(self.shared_trunk, bool), "true or false"),
-        }, self)
+        })
 
     def make_net(self, in_dim: int, max_len: int, value: bool = False) -> RecurrentNet:
         return RecurrentNet(in_dim, self.hidden_size, self.cell, self.num_layers)

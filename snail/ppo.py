@@ -14,29 +14,32 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from snail.config import dataclass_from_mapping
+from snail.config import check, dataclass_from_mapping
 from snail.rollout import TrialBatch
 
 
 @dataclass
 class PPOConfig:
+    """PPO's options and their defaults (conf/algo/ppo.yaml). Each env's conf/algo/per_env/<env>.yaml replaces
+    num_envs, lr, epochs and minibatch_trials (and a few more) with its tuned values."""
+
     name: str = "ppo"
-    num_envs: int = 256  # trials collected per update
+    num_envs: int = 256  # trials collected per update (one trial per env row)
     gamma: float = 0.99
     gae_lambda: float = 0.95
     lr: float = 3e-4
-    lr_schedule: str = "linear"  # linear (to 0 at the end of the run) | constant
+    lr_schedule: str = "linear"  # linear (to 0 at run.total_env_steps) | constant
     epochs: int = 4
-    minibatch_trials: int = 64
+    minibatch_trials: int = 64  # whole trials per minibatch
     clip_coef: float = 0.2
     vf_coef: float = 0.5
     ent_coef: float = 0.01
     max_grad_norm: float = 0.5
     norm_adv: bool = True
-    target_kl: float | None = None
+    target_kl: float | None = None  # stop an update's epochs early past this approximate KL
 
     def __post_init__(self):
-        checks = {
+        check("algo", self, lambda: {
             "name": (self.name == "ppo", "'ppo'"),
             "num_envs": (self.num_envs >= 1, "an integer >= 1"),
             "gamma": (0.0 <= self.gamma <= 1.0, "a number in [0, 1]"),
@@ -50,10 +53,7 @@ class PPOConfig:
             "ent_coef": (self.ent_coef >= 0, "a number >= 0"),
             "max_grad_norm": (self.max_grad_norm > 0, "a number > 0"),
             "target_kl": (self.target_kl is None or self.target_kl > 0, "null or a number > 0"),
-        }
-        for key, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"algo.{key}={getattr(self, key)!r} is invalid: expected {allowed}")
+        })
 
     @classmethod
     def from_mapping(cls, cfg: Mapping) -> PPOConfig:

@@ -12,7 +12,6 @@ import signal
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,11 +22,11 @@ from tqdm import tqdm
 
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from snail.config import dataclass_from_mapping
+from snail.config.train import TrainConfig
 from snail.device import resolve_device
 from snail.envs import env_options, make_vector_env
 from snail.metrics import scalars, summarize
-from snail.ppo import PPOConfig, ppo_update
+from snail.ppo import ppo_update
 from snail.rollout import collect_trials
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy, run_trials
 
@@ -35,28 +34,6 @@ from snail.trials import EVAL_SEED_OFFSET, AgentPolicy, run_trials
 _SEED_STRIDE = 10_000_019
 
 
-@dataclass
-class RunConfig:
-    total_env_steps: int = 20_000_000
-    max_minutes: float | None = None
-    eval_every: int = 20
-    eval_trials: int = 256
-    checkpoint_every: int = 10
-    torch_threads: int | None = None
-    progress: bool = True
-
-    def __post_init__(self):
-        checks = {
-            "total_env_steps": (self.total_env_steps >= 1, "an integer >= 1"),
-            "max_minutes": (self.max_minutes is None or self.max_minutes > 0, "null or a number > 0"),
-            "eval_every": (self.eval_every >= 0, "an integer >= 0 (0 = never)"),
-            "eval_trials": (self.eval_trials >= 1, "an integer >= 1"),
-            "checkpoint_every": (self.checkpoint_every >= 1, "an integer >= 1"),
-            "torch_threads": (self.torch_threads is None or self.torch_threads >= 1, "null or an integer >= 1"),
-        }
-        for key, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"run.{key}={getattr(self, key)!r} is invalid: expected {allowed}")
 
 
 @contextmanager
@@ -89,9 +66,9 @@ class Workspace:
     def __init__(self, cfg: DictConfig | Mapping, run_dir: str | Path):
         self.cfg = cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
         # Validate everything before any work starts.
-        self.run_cfg = dataclass_from_mapping(RunConfig, cfg.run, "run")
-        self.ppo_cfg = PPOConfig.from_mapping(cfg.algo)
-        self.device = resolve_device(cfg.device)
+        settings = TrainConfig.from_mapping(cfg)
+        self.run_cfg, self.ppo_cfg = settings.run, settings.algo
+        self.device = resolve_device(settings.device)
         if self.run_cfg.torch_threads:
             torch.set_num_threads(self.run_cfg.torch_threads)
         self.env_options = env_options(cfg.env)

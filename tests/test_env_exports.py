@@ -3,13 +3,11 @@ layout and constants. The tests check them against what the envs actually do."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gymnasium as gym
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
+from snail.config.schemas import compose_config
 from snail.envs import (
     ENV_IDS,
     FLAG_INDEX,
@@ -48,8 +46,6 @@ from snail.envs.maze import (
 )
 from snail.envs.tabular_mdp import TabularMDPObsLayout, solve_finite_horizon
 
-CONF_ENV = Path(__file__).resolve().parents[1] / "conf" / "env"
-
 
 def make_vec(env_id, n, **kwargs):
     return gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
@@ -76,8 +72,9 @@ def test_registry_names_ids_and_entry_points():
 
 @pytest.mark.parametrize("name", sorted(ENV_IDS))
 def test_env_options_of_each_config_group_build_its_env(name):
-    """conf/env/<name>.yaml minus `name` and `id` is what make_vector_env takes."""
-    cfg = OmegaConf.load(CONF_ENV / f"{name}.yaml")
+    """The composed env group (conf/env/<name>.yaml over its schema) minus `name` and `id` is what
+    make_vector_env takes."""
+    cfg = compose_config("config", [f"env={name}"]).env
     options = env_options(cfg)
     assert set(options) == set(cfg) - {"name", "id"} and cfg.name == name and cfg.id == ENV_IDS[name]
     venv = make_vector_env(cfg.id, 2, options)

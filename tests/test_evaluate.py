@@ -15,12 +15,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
 from snail import plot
 from snail.checkpoint import FORMAT, CheckpointError
+from snail.config import schemas
 from snail.evaluation import EvaluationError, cli, evaluate, load_run, render
 from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
@@ -33,11 +33,10 @@ TINY_ENV = {"bandit": ["env.pulls=10"], "maze": ["env.size=3", "env.episode_step
 
 def tiny_config(env, model, extra=()):
     """A few-second training run (as in test_train.py): 4 trials per update, evaluation every update."""
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=[
-            f"env={env}", f"model={model}", *TINY_ENV[env], "algo.num_envs=4", "algo.minibatch_trials=2",
-            "algo.epochs=1", "run.eval_every=1", "run.eval_trials=4", "run.checkpoint_every=1",
-            "run.progress=false", *extra])
+    return schemas.compose_config("config", [
+        f"env={env}", f"model={model}", *TINY_ENV[env], "algo.num_envs=4", "algo.minibatch_trials=2",
+        "algo.epochs=1", "run.eval_every=1", "run.eval_trials=4", "run.checkpoint_every=1",
+        "run.progress=false", *extra])
 
 FAST = {"trials": 24, "tune_trials": 12, "num_envs": 12}  # evaluation settings of these tests
 MAZE = {"id": "snail/Maze-v0", "name": "maze", "preset": "small", "size": 3, "episode_steps": 30, "episodes": 2,
@@ -150,9 +149,8 @@ def test_memory_ablation_replays_episode_one_when_memory_is_wiped(runs, tmp_path
 
 
 def test_baseline_alone_from_the_hydra_config(tmp_path, capsys):
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=["env=bandit", "env.pulls=10", "baseline=ucb1",
-                                                         "trials=20", "tune_trials=10", f"out_dir={tmp_path}"])
+    cfg = schemas.compose_config("evaluate", ["env=bandit", "env.pulls=10", "baseline=ucb1", "trials=20",
+                                              "tune_trials=10", f"out_dir={tmp_path}"])
     report = cli(cfg)
     assert [r["policy"] for r in report["rows"]] == ["ucb1"] and report["run"] is None
     assert set(report["rows"][0]["params"]) == {"c", "prior"}

@@ -5,16 +5,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
 import snail.train as train_module
 from snail.agent import build_agent
 from snail.checkpoint import load_checkpoint
+from snail.config import schemas
 from snail.train import train
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 ENVS = ["bandit", "maze", "tabular_mdp"]
 MODELS = ["snail", "transformer", "lstm", "tc_only", "attn_only"]
 
@@ -27,8 +26,7 @@ TINY = {
 
 
 def compose_config(overrides=()):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+    return schemas.compose_config("config", overrides)
 
 
 def tiny_config(env="bandit", model="snail", updates=2, extra=()):

@@ -33,7 +33,7 @@ them into an exit with status 1.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,11 +42,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from snail.checkpoint import CheckpointError
+from snail.config import dataclass_from_mapping
+from snail.config.evaluate import EvaluateConfig, EvaluationError
 from snail.device import resolve_device
 from snail.envs import env_name_of, make_vector_env
 from snail.evaluation.baselines import BASELINES, make_baseline
 from snail.evaluation.report import _params_text, format_table, make_row, write_report
-from snail.evaluation.runs import CHECKPOINTS, EvaluationError, LoadedRun, check_env, load_run, one_line
+from snail.evaluation.runs import LoadedRun, check_env, load_run, one_line
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy
 
@@ -65,46 +67,6 @@ def baseline_names(env_name: str, spec) -> list[str]:
             raise EvaluationError(f"baseline={name!r} is invalid for env {env!r}: expected all, none or one of "
                                   f"{allowed}")
     return names
-
-
-@dataclass
-class EvaluateConfig:
-    """The keys of conf/evaluate.yaml besides `env`."""
-
-    run: str | None = None
-    checkpoint: str = "best"
-    baseline: object = "all"
-    trials: int = 1000
-    seed: int = 0
-    device: str = "auto"
-    greedy: bool = False
-    memory_ablation: bool = False
-    num_envs: int = 250
-    tune_trials: int = 500
-    render: bool = False
-    attention: bool = False
-    render_trial: int = 0
-    out_dir: str | None = None
-    torch_threads: int | None = None
-
-    def __post_init__(self):
-        def is_int(x, low):
-            return isinstance(x, int) and not isinstance(x, bool) and x >= low
-
-        checks = {
-            "checkpoint": (self.checkpoint in CHECKPOINTS, f"one of {list(CHECKPOINTS)}"),
-            "trials": (is_int(self.trials, 1), "an integer >= 1"),
-            "seed": (is_int(self.seed, 0), "an integer >= 0"),
-            "num_envs": (is_int(self.num_envs, 1), "an integer >= 1"),
-            "tune_trials": (is_int(self.tune_trials, 1), "an integer >= 1"),
-            "render_trial": (is_int(self.render_trial, 0), "an integer >= 0"),
-            "torch_threads": (self.torch_threads is None or is_int(self.torch_threads, 1), "null or an int >= 1"),
-        }
-        for key in ("greedy", "memory_ablation", "render", "attention"):
-            checks[key] = (isinstance(getattr(self, key), bool), "true or false")
-        for key, (ok, allowed) in checks.items():
-            if not ok:
-                raise EvaluationError(f"{key}={getattr(self, key)!r} is invalid: expected {allowed}")
 
 
 @dataclass
@@ -127,14 +89,7 @@ class Request:
 
 def _settings(cfg: DictConfig) -> EvaluateConfig:
     keys = {k: v for k, v in cfg.items() if k not in ("env", "hydra")}
-    allowed = list(EvaluateConfig.__dataclass_fields__)
-    unknown = sorted(set(keys) - set(allowed))
-    if unknown:
-        raise EvaluationError(f"unknown evaluate option(s) {unknown}; allowed: {allowed}")
-    settings = EvaluateConfig(**keys)
-    if isinstance(settings.baseline, Sequence) and not isinstance(settings.baseline, str):
-        settings.baseline = list(settings.baseline)
-    return settings
+    return dataclass_from_mapping(EvaluateConfig, keys, "", where="evaluate", error=EvaluationError)
 
 
 def resolve_request(cfg: DictConfig, log=print) -> Request:

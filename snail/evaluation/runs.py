@@ -14,14 +14,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from snail.agent import Agent, build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint
+from snail.config.evaluate import CHECKPOINTS, EvaluationError
 from snail.envs import env_id_of, env_options, make_vector_env
 
-CHECKPOINTS = ("best", "last")
 REQUIRED_PAYLOAD_KEYS = ("model", "obs_dim", "num_actions", "max_len")
-
-
-class EvaluationError(ValueError):
-    """A problem with what the user asked to evaluate (missing folder, config that no longer fits the code)."""
 
 
 def one_line(err: BaseException | str) -> str:
