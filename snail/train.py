@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from snail.config import ConfigError
 from snail.config.train import TrainConfig
 from snail.device import resolve_device
 from snail.envs import env_options, make_vector_env
@@ -72,7 +73,10 @@ class Workspace:
         if self.run_cfg.torch_threads:
             torch.set_num_threads(self.run_cfg.torch_threads)
         self.env_options = env_options(cfg.env)
-        self.vec_env = make_vector_env(cfg.env.id, self.ppo_cfg.num_envs, self.env_options)
+        try:
+            self.vec_env = make_vector_env(cfg.env.id, self.ppo_cfg.num_envs, self.env_options)
+        except ValueError as err:  # the envs check their options' ranges: name the key as the config does
+            raise ConfigError(f"env.{err}") from None
         self.dims = {"obs_dim": self.vec_env.single_observation_space.shape[0],
                      "num_actions": int(self.vec_env.single_action_space.n),
                      "max_len": int(self.vec_env.unwrapped.max_trial_steps)}
