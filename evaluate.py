@@ -4,26 +4,11 @@
     python evaluate.py env=bandit baseline=ucb1               # one baseline alone
     python evaluate.py run=runs/maze/... render=true attention=true
 
-Writes evaluation.json and evaluation.md (and pictures) into the run folder; see snail/evaluation/cli.py.
+Writes evaluation.json and evaluation.md (and pictures) into the run folder; see snail/evaluation/cli.py. The
+same program is installed as `snail-evaluate` and runs as `python -m snail evaluate` (snail/commands.py).
 """
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
-
-from snail.config.errors import hydra_errors_in_one_line
-from snail.config.schemas import register_configs
-from snail.evaluation import cli
-
-register_configs()
-
-
-@hydra_errors_in_one_line("evaluate")  # composition errors (a wrong type, an unknown key): Hydra raises them first
-@hydra.main(version_base="1.3", config_path="snail/conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    overrides = HydraConfig.get().overrides.task
-    cli(cfg, env_overridden=any(o.split("=")[0].lstrip("+~").startswith("env") for o in overrides))
-
+from snail.commands import evaluate_main
 
 if __name__ == "__main__":
-    main()
+    evaluate_main()

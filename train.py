@@ -1,61 +1,10 @@
-"""Train a meta-RL agent: `python train.py env=bandit model=snail` (see conf/ for every option).
+"""Train a meta-RL agent: `python train.py env=bandit model=snail` (every option: snail/conf/, snail/config/).
 
-Continue an interrupted run with `python train.py resume=runs/<env>/<model>/<date-time>`.
+Continue an interrupted run with `python train.py resume=runs/<env>/<model>/<date-time>`. The same program is
+installed as `snail-train` and runs as `python -m snail train` (snail/commands.py).
 """
 
-import shutil
-from pathlib import Path
-
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
-
-from snail.config.errors import exit_on_config_error, hydra_errors_in_one_line
-from snail.config.schemas import register_configs
-from snail.train import train
-
-# hydra.run.dir is the resumed run's folder when `resume` is set, a fresh one otherwise.
-OmegaConf.register_new_resolver("run_dir", lambda resume, fresh: resume if resume else fresh, replace=True)
-register_configs()
-
-
-def train_or_resume(cfg: DictConfig) -> dict:
-    if cfg.resume:
-        run_dir = Path(cfg.resume)
-        if not (run_dir / "config.yaml").is_file():
-            raise SystemExit(f"resume={cfg.resume!r} is not a run folder: it has no config.yaml")
-        saved = OmegaConf.load(run_dir / "config.yaml")
-        # The run's own config wins, except its length, logging and device, which the command line may change
-        # (e.g. `resume=... run.total_env_steps=50_000_000` extends a finished run).
-        for override in HydraConfig.get().overrides.task:
-            key = override.split("=", 1)[0].lstrip("+~")
-            if key.startswith("run.") or key == "device":
-                OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
-        summary = train(saved, run_dir, resume=True)
-    else:
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        try:
-            summary = train(cfg, run_dir)
-        except Exception:
-            # A run that failed before it wrote anything (a bad value, say) leaves no folder behind; a folder
-            # holding anything besides Hydra's own files (a user's hydra.run.dir=.) is left alone.
-            if run_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in run_dir.iterdir()):
-                shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-    return summary
-
-
-@hydra_errors_in_one_line("train")  # composition errors (a wrong type, an unknown key): Hydra raises them first
-@hydra.main(version_base="1.3", config_path="snail/conf", config_name="config")
-def main(cfg: DictConfig) -> float:
-    with exit_on_config_error("train"):  # train()'s checks of the values, before they start any work
-        summary = train_or_resume(cfg)
-    last = f"last train return {summary['train']['return']:.2f}; " if summary["train"] else ""
-    print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
-          f"best eval return {summary['best_eval_return']:.2f}")
-    # The return value is what Hydra sweepers optimise.
-    return summary["best_eval_return"]
-
+from snail.commands import train_main
 
 if __name__ == "__main__":
-    main()
+    train_main()
