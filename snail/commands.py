@@ -6,6 +6,7 @@
 All three spellings run the same function with the same arguments (the root scripts are thin shims).
 """
 
+import math
 import shutil
 from pathlib import Path
 
@@ -55,10 +56,12 @@ def train_main(cfg: DictConfig) -> float:
     with exit_on_config_error("train"):  # train()'s checks of the values, before they start any work
         summary = train_or_resume(cfg)
     last = f"last train return {summary['train']['return']:.2f}; " if summary["train"] else ""
+    best = summary["best_eval_return"]
+    best = None if best == -math.inf else best  # the run stopped before its first evaluation
     print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
-          f"best eval return {summary['best_eval_return']:.2f}")
-    # The return value is what Hydra sweepers optimise.
-    return summary["best_eval_return"]
+          f"best eval return {'none yet' if best is None else f'{best:.2f}'}")
+    # The return value is what Hydra sweepers optimise (None: no evaluation yet).
+    return best
 
 
 @hydra_errors_in_one_line("evaluate")  # composition errors (a wrong type, an unknown key): Hydra raises them first

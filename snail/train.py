@@ -91,6 +91,16 @@ class Workspace:
 
     # ---- setup ----------------------------------------------------------------------------------------------
 
+    def budget_used(self) -> float:
+        """The fraction of the run's budget spent: env steps of `run.total_env_steps` or wall-clock time of
+        `run.max_minutes` (counted across resumes), whichever is further along, i.e. the limit that will end the
+        run. The learning-rate schedule and the progress bar follow it."""
+        used = self.counters["env_steps"] / self.run_cfg.total_env_steps
+        if self.run_cfg.max_minutes is not None:
+            wall_s = self._wall_at_start + time.perf_counter() - self._start_time
+            used = max(used, wall_s / (60 * self.run_cfg.max_minutes))
+        return min(used, 1.0)
+
     def _start_clock(self) -> None:
         """Wall-clock time counts from here, on top of what the run had spent before a resume."""
         self._start_time = time.perf_counter()
@@ -122,16 +132,17 @@ class Workspace:
             self.writer.add_text("config", f"```\n{OmegaConf.to_yaml(self.cfg)}\n```", 0)
             _write_hparams(self.writer, self.cfg)
         self.metrics_file = open(self.run_dir / "metrics.jsonl", "a")
-        self.progress = tqdm(total=self.run_cfg.total_env_steps, initial=self.counters["env_steps"], unit="step",
-                             unit_scale=True, disable=not self.run_cfg.progress, dynamic_ncols=True)
+        # In percent of the run's budget, so its ETA follows whichever limit ends the run.
+        self.progress = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
+                             disable=not self.run_cfg.progress, dynamic_ncols=True)
 
     # ---- one update -----------------------------------------------------------------------------------------
 
     def update(self) -> dict[str, float]:
         """One rollout of whole trials and one PPO update; returns the scalars to log."""
         ppo_cfg, counters = self.ppo_cfg, self.counters
-        if ppo_cfg.lr_schedule == "linear":
-            lr = ppo_cfg.lr * (1.0 - counters["env_steps"] / self.run_cfg.total_env_steps)
+        if ppo_cfg.lr_schedule == "linear":  # to 0 when the run's budget is spent
+            lr = ppo_cfg.lr * (1.0 - self.budget_used())
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
         t0 = time.perf_counter()
@@ -199,18 +210,14 @@ class Workspace:
         self._open_logs()
         self._start_clock()
         with stop_on_signals() as stop:
-            while counters["env_steps"] < run_cfg.total_env_steps:
-                elapsed_min = (time.perf_counter() - self._start_time) / 60
-                if stop["stop"] or (run_cfg.max_minutes is not None and elapsed_min >= run_cfg.max_minutes):
-                    break
-                steps_before = counters["env_steps"]
+            while self.budget_used() < 1.0 and not stop["stop"]:
                 logged = self.update()
-                is_last = counters["env_steps"] >= run_cfg.total_env_steps
+                is_last = self.budget_used() >= 1.0
                 if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
                     logged.update(self.evaluate())
                 self._log(logged)
-                self.progress.update(counters["env_steps"] - steps_before)
-                self.progress.set_postfix(ret=f"{self.last_train['return']:.2f}",
+                self.progress.update(100 * self.budget_used() - self.progress.n)
+                self.progress.set_postfix(steps=f"{counters['env_steps']:,}", ret=f"{self.last_train['return']:.2f}",
                                           sps=f"{logged['charts/env_steps_per_s']:.0f}")
                 if counters["update"] % run_cfg.checkpoint_every == 0:
                     self.save("last.pt")

@@ -199,3 +199,25 @@ def test_command_line_run_with_a_bad_value_fails_and_leaves_no_folder(tmp_path):
     bad = subprocess.run([sys.executable, "train.py", "algo.clip_coef=-1", f"hydra.run.dir={tmp_path}"],
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_a_time_limited_run_decays_its_learning_rate_and_stops_on_time(tmp_path):
+    """run.max_minutes ends the run: the learning-rate schedule and the progress follow the clock then."""
+    cfg = tiny_config(extra=["run.total_env_steps=100000000", "run.max_minutes=0.05", "run.eval_every=0"])
+    summary = train(cfg, tmp_path)
+    rates = [r["charts/learning_rate"] for r in read_metrics(tmp_path)]
+    assert summary["wall_clock_s"] < 0.05 * 60 + 5  # stopped on time, far from its step limit
+    assert rates[0] > 0.9 * cfg.algo.lr and rates[-1] < 0.5 * cfg.algo.lr  # decayed by the clock
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+
+
+def test_a_run_that_never_evaluated_reports_none_yet(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    tiny = ["env.pulls=10", "algo.num_envs=4", "algo.minibatch_trials=2", "run.progress=false", "run.eval_every=0",
+            "run.total_env_steps=40", f"hydra.run.dir={tmp_path}"]
+    done = subprocess.run([sys.executable, "train.py", *tiny], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "best eval return none yet" in done.stdout and "inf" not in done.stdout
