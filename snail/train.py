@@ -6,7 +6,9 @@ composed by Hydra's compose API (or any mapping of the same shape).
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 import math
 import signal
 import time
@@ -19,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -30,6 +33,8 @@ from snail.metrics import scalars, summarize
 from snail.ppo import ppo_update
 from snail.rollout import collect_trials
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy, run_trials
+
+log = logging.getLogger(__name__)
 
 # Spreads the training seeds of runs with different `seed` values far apart.
 _SEED_STRIDE = 10_000_019
@@ -68,7 +73,8 @@ class Workspace:
         self.cfg = cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
         # Validate everything before any work starts.
         settings = TrainConfig.from_mapping(cfg)
-        self.run_cfg, self.ppo_cfg = settings.run, settings.algo
+        self.run_cfg, self.ppo_cfg, self.logger_cfg = settings.run, settings.algo, settings.logger
+        self.wandb = _import_wandb() if self.logger_cfg.wandb else None
         self.device = resolve_device(settings.device)
         if self.run_cfg.torch_threads:
             torch.set_num_threads(self.run_cfg.torch_threads)
@@ -126,6 +132,9 @@ class Workspace:
             _truncate_metrics(self.run_dir / "metrics.jsonl", self.counters["env_steps"])
         else:
             OmegaConf.save(self.cfg, self.run_dir / "config.yaml")
+        if self.wandb is not None:  # before the SummaryWriter, whose scalars it then syncs
+            self.wandb.init(project=self.logger_cfg.project, entity=self.logger_cfg.entity, dir=str(self.run_dir),
+                            name=self.run_dir.name, config=OmegaConf.to_container(self.cfg), sync_tensorboard=True)
         self.writer = SummaryWriter(self.run_dir / "tb",
                                     purge_step=self.counters["env_steps"] if self.resumed else None)
         if not self.resumed:
@@ -194,6 +203,24 @@ class Workspace:
             "counters": dict(self.counters), **self.dims,
         })
 
+    def _log_start(self) -> None:
+        """The run's story in train.log (Hydra's log file) and on the console."""
+        c, r = self.counters, self.run_cfg
+        if self.resumed:
+            log.info("resumed %s at update %d (%s env steps)", self.run_dir, c["update"], f"{c['env_steps']:,}")
+        else:
+            log.info("run %s: %s %s, model %s (%s parameters), device %s, seed %d", self.run_dir, self.cfg.env.id,
+                     self.env_options, self.cfg.model.name, f"{self.agent.num_params():,}", self.device, self.cfg.seed)
+        minutes = f" or {r.max_minutes} min of wall clock, whichever comes first" if r.max_minutes is not None else ""
+        log.info("budget: %s env steps%s", f"{r.total_env_steps:,}", minutes)
+
+    def _log_progress(self, logged: dict[str, float]) -> None:
+        c = self.counters
+        evaluated = f", eval return {logged['eval/return']:.3f}" if "eval/return" in logged else ""
+        log.info("update %d, %s env steps, %.1f min: train return %.3f%s, %.0f env steps/s", c["update"],
+                 f"{c['env_steps']:,}", c["wall_clock_s"] / 60, logged["train/return"], evaluated,
+                 logged["charts/env_steps_per_s"])
+
     def _log(self, logged: dict[str, float]) -> None:
         step = self.counters["env_steps"]
         for key, value in logged.items():
@@ -209,13 +236,17 @@ class Workspace:
         run_cfg, counters = self.run_cfg, self.counters
         self._open_logs()
         self._start_clock()
-        with stop_on_signals() as stop:
+        self._log_start()
+        with stop_on_signals() as stop, logging_redirect_tqdm():
             while self.budget_used() < 1.0 and not stop["stop"]:
                 logged = self.update()
                 is_last = self.budget_used() >= 1.0
-                if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
+                evaluating = run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last)
+                if evaluating:
                     logged.update(self.evaluate())
                 self._log(logged)
+                if evaluating or counters["update"] % run_cfg.checkpoint_every == 0:
+                    self._log_progress(logged)
                 self.progress.update(100 * self.budget_used() - self.progress.n)
                 self.progress.set_postfix(steps=f"{counters['env_steps']:,}", ret=f"{self.last_train['return']:.2f}",
                                           sps=f"{logged['charts/env_steps_per_s']:.0f}")
@@ -223,9 +254,14 @@ class Workspace:
                     self.save("last.pt")
             # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here.
             self.save("last.pt")
+            why = "a signal (Ctrl-C or SIGTERM)" if stop["stop"] else "its budget"
+            log.info("stopped by %s after %d updates, %s env steps, %.1f min; last.pt saved", why,
+                     counters["update"], f"{counters['env_steps']:,}", counters["wall_clock_s"] / 60)
         self.progress.close()
         self.metrics_file.close()
         self.writer.close()
+        if self.wandb is not None:
+            self.wandb.finish()
         return {"env_steps": counters["env_steps"], "updates": counters["update"],
                 "wall_clock_s": counters["wall_clock_s"], "best_eval_return": counters["best_eval_return"],
                 "train": self.last_train, "stopped_by_signal": stop["stop"]}
@@ -242,6 +278,15 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) 
     if resume:
         workspace.resume()
     return workspace.run()
+
+
+def _import_wandb():
+    """The wandb module, or a one-line error before any work when `logger.wandb=true` cannot be honoured."""
+    try:
+        return importlib.import_module("wandb")
+    except ImportError:
+        raise ConfigError("logger.wandb=true needs the wandb package: pip install wandb (or logger.wandb=false)"
+                          ) from None
 
 
 def _truncate_metrics(path: Path, env_steps: int) -> None:

@@ -221,3 +221,25 @@ def test_a_run_that_never_evaluated_reports_none_yet(tmp_path):
     done = subprocess.run([sys.executable, "train.py", *tiny], cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "best eval return none yet" in done.stdout and "inf" not in done.stdout
+
+
+def test_the_run_log_tells_its_story_and_wandb_syncs_tensorboard(tmp_path, monkeypatch, caplog):
+    """train.log (Hydra's file handler on the logging records) gets the start, progress and end; with
+    logger.wandb=true wandb is initialised to sync the TensorBoard scalars, and finished at the end."""
+    import logging
+    import sys
+    import types
+
+    calls = []
+    fake = types.SimpleNamespace(init=lambda **kw: calls.append(("init", kw)), finish=lambda: calls.append(("finish",)))
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    with caplog.at_level(logging.INFO, logger="snail.train"):
+        train(tiny_config(extra=["logger.wandb=true", "logger.project=demo", "run.total_env_steps=80"]), tmp_path)
+    text = caplog.text
+    assert f"run {tmp_path}" in text and "update 2" in text and "eval return" in text and "stopped by its budget" in text
+    assert [c[0] for c in calls] == ["init", "finish"]
+    assert calls[0][1]["sync_tensorboard"] is True and calls[0][1]["project"] == "demo"
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: refused before any work, naming the key
+    with pytest.raises(ValueError, match="logger.wandb=true needs the wandb package"):
+        train(tiny_config(extra=["logger.wandb=true"]), tmp_path / "other")
+    assert not (tmp_path / "other").exists()

@@ -43,6 +43,15 @@ class RunConfig:
 
 
 @dataclass
+class LoggerConfig:
+    """Where the scalars go besides TensorBoard and metrics.jsonl (always written)."""
+
+    wandb: bool = False  # true: sync the TensorBoard scalars to Weights & Biases (needs `pip install wandb`)
+    project: str = "snail"  # the wandb project
+    entity: str | None = None  # the wandb entity (team or user); null = your default
+
+
+@dataclass
 class TrainConfig:
     """The root of conf/config.yaml. The field order is the order of the composed config and config.yaml."""
 
@@ -53,6 +62,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N (auto picks CUDA when torch sees a GPU)
     resume: str | None = None  # a run folder (runs/...) to continue where it stopped
     run: RunConfig = field(default_factory=RunConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
 
     def __post_init__(self):
         check("", self, lambda: {"seed": (self.seed >= 0, "an integer >= 0")})
@@ -67,4 +77,5 @@ class TrainConfig:
         values["model"] = dataclass_by_name(MODEL_CONFIGS, values.get("model"), "model")
         values["env"] = dataclass_by_name(ENV_CONFIGS, values.get("env"), "env")
         values["run"] = dataclass_from_mapping(RunConfig, values.get("run", {}), "run")
+        values["logger"] = dataclass_from_mapping(LoggerConfig, values.get("logger", {}), "logger")
         return dataclass_from_mapping(cls, values, "", where="train")
