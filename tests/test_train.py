@@ -236,7 +236,8 @@ def test_the_run_log_tells_its_story_and_wandb_syncs_tensorboard(tmp_path, monke
     with caplog.at_level(logging.INFO, logger="snail.train"):
         train(tiny_config(extra=["logger.wandb=true", "logger.project=demo", "run.total_env_steps=80"]), tmp_path)
     text = caplog.text
-    assert f"run {tmp_path}" in text and "update 2" in text and "eval return" in text and "stopped by its budget" in text
+    for told in (f"run {tmp_path}", "update 2", "eval return", "stopped by its budget"):
+        assert told in text, told
     assert [c[0] for c in calls] == ["init", "finish"]
     assert calls[0][1]["sync_tensorboard"] is True and calls[0][1]["project"] == "demo"
     monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: refused before any work, naming the key
