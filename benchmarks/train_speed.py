@@ -4,7 +4,8 @@
 
 One update = a rollout of `algo.num_envs` whole trials (cached `step`) + the PPO update (forward/backward
 over whole trials). Prints env steps per second, the rollout/update split, and each model's throughput as a
-ratio to SNAIL's, measured in the same run (the machine is noisy; compare ratios, not absolute numbers).
+ratio to SNAIL's and each bf16 update's to the fp32 one (algo.precision), measured in the same run (the
+machine is noisy; compare ratios, not absolute numbers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 import torch
 
 from snail.config.schemas import compose_config
+from snail.device import native_bf16
 from snail.train import Workspace
 
 
@@ -41,18 +43,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["snail", "transformer", "lstm", "tc_only", "attn_only"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"],
+                        help="PPO update precisions to time side by side (bf16 is skipped without native bf16)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. algo.num_envs=128")
     args = parser.parse_args()
+    precisions = args.precisions
+    if "bf16" in precisions and not native_bf16(torch.device("cpu")):
+        print("skipping bf16: this CPU has no native bf16 (no AVX512-BF16 / AMX-BF16), where it would crawl")
+        precisions = [p for p in precisions if p != "bf16"]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; default bandit config "
           f"{' '.join(args.overrides)}")
-    print(f"{'model':<12} {'params':>9} {'env steps/s':>12} {'rollout s':>10} {'update s':>9} "
-          f"{'rollout %':>9} {'vs snail':>9}")
+    print(f"{'model':<12} {'precision':<9} {'params':>9} {'env steps/s':>12} {'rollout s':>10} {'update s':>9} "
+          f"{'rollout %':>9} {'vs snail':>9} {'vs fp32':>8}")
     reference = None
     for model in args.models:
-        r = measure(model, args.updates, args.overrides)
-        reference = reference or r["steps_per_s"]
-        print(f"{model:<12} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['rollout_s']:>10.2f} "
-              f"{r['update_s']:>9.2f} {100 * r['rollout_share']:>8.0f}% {r['steps_per_s'] / reference:>8.2f}x")
+        fp32 = None
+        for precision in precisions:
+            r = measure(model, args.updates, [*args.overrides, f"algo.precision={precision}"])
+            reference = reference or r["steps_per_s"]
+            fp32 = fp32 or r["steps_per_s"]
+            print(f"{model:<12} {precision:<9} {r['params']:>9,} {r['steps_per_s']:>12,.0f} {r['rollout_s']:>10.2f} "
+                  f"{r['update_s']:>9.2f} {100 * r['rollout_share']:>8.0f}% {r['steps_per_s'] / reference:>8.2f}x "
+                  f"{r['steps_per_s'] / fp32:>7.2f}x")
 
 
 if __name__ == "__main__":

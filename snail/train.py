@@ -27,7 +27,7 @@ from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snail.config import ConfigError
 from snail.config.train import TrainConfig
-from snail.device import resolve_device
+from snail.device import autocast_dtype, resolve_device
 from snail.envs import env_options, make_vector_env
 from snail.metrics import scalars, summarize
 from snail.ppo import ppo_update
@@ -76,6 +76,7 @@ class Workspace:
         self.run_cfg, self.ppo_cfg, self.logger_cfg = settings.run, settings.algo, settings.logger
         self.wandb = _import_wandb() if self.logger_cfg.wandb else None
         self.device = resolve_device(settings.device)
+        self.autocast_dtype = autocast_dtype(self.ppo_cfg.precision, self.device)
         if self.run_cfg.torch_threads:
             torch.set_num_threads(self.run_cfg.torch_threads)
         self.env_options = env_options(cfg.env)
@@ -161,7 +162,8 @@ class Workspace:
         batch, results = collect_trials(policy, self.vec_env, seed)
         t1 = time.perf_counter()
         self.agent.train()
-        losses = ppo_update(self.agent, self.optimizer, batch, ppo_cfg, generator=self.generator)
+        losses = ppo_update(self.agent, self.optimizer, batch, ppo_cfg, generator=self.generator,
+                            autocast_dtype=self.autocast_dtype)
         t2 = time.perf_counter()
 
         steps = int(batch.mask.sum())
@@ -211,6 +213,8 @@ class Workspace:
         else:
             log.info("run %s: %s %s, model %s (%s parameters), device %s, seed %d", self.run_dir, self.cfg.env.id,
                      self.env_options, self.cfg.model.name, f"{self.agent.num_params():,}", self.device, self.cfg.seed)
+        precision = "bf16 autocast" if self.autocast_dtype is not None else "fp32"
+        log.info("PPO update in %s (algo.precision=%s)", precision, self.ppo_cfg.precision)
         minutes = f" or {r.max_minutes} min of wall clock, whichever comes first" if r.max_minutes is not None else ""
         log.info("budget: %s env steps%s", f"{r.total_env_steps:,}", minutes)
 

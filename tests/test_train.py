@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 from pathlib import Path
@@ -244,3 +245,34 @@ def test_the_run_log_tells_its_story_and_wandb_syncs_tensorboard(tmp_path, monke
     with pytest.raises(ValueError, match="logger.wandb=true needs the wandb package"):
         train(tiny_config(extra=["logger.wandb=true"]), tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_update_trains_in_either_precision(tmp_path, precision):
+    """algo.precision switches the PPO update's forward/backward between fp32 and bf16 autocast; both train
+    (finite losses, moving weights). bf16 only where the CPU has it natively."""
+    from snail.device import native_bf16
+
+    if precision == "bf16" and not native_bf16(torch.device("cpu")):
+        pytest.skip("this CPU has no native bf16")
+    train(tiny_config(extra=[f"algo.precision={precision}", "run.total_env_steps=80"]), tmp_path)
+    rows = read_metrics(tmp_path)
+    assert len(rows) == 2 and all(math.isfinite(r["losses/policy_loss"]) for r in rows)
+    saved = load_checkpoint(tmp_path / "last.pt")["model"]
+    torch.manual_seed(0)
+    fresh = build_agent(OmegaConf.to_container(tiny_config().model), obs_dim=1, num_actions=5, max_len=10)
+    assert any(not torch.equal(saved[k], v) for k, v in fresh.state_dict().items())
+
+
+def test_auto_precision_follows_the_hardware_and_bf16_is_refused_without_it(monkeypatch):
+    from snail import device
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device, "native_bf16", lambda d: False)  # an AVX2-only CPU
+    assert device.autocast_dtype("auto", cpu) is None and device.autocast_dtype("fp32", cpu) is None
+    with pytest.raises(ValueError, match="algo.precision='bf16' is invalid on this cpu device"):
+        device.autocast_dtype("bf16", cpu)
+    monkeypatch.setattr(device, "native_bf16", lambda d: True)  # AVX512-BF16 / AMX, or a recent GPU
+    assert device.autocast_dtype("bf16", cpu) is torch.bfloat16 and device.autocast_dtype("fp32", cpu) is None
+    assert device.autocast_dtype("auto", cpu) is None  # measured slower on CPUs for the default minibatches
+    assert device.autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16
