@@ -100,8 +100,8 @@ def test_run_and_every_baseline_on_the_same_trials(runs, tmp_path):
 
 def test_agent_and_baselines_see_identical_tasks(runs):
     run = load_run(runs["snail0"])
-    agent = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=10, num_envs=4)
-    _, base = evaluate_baseline("oracle", run.env_id, run.env_kwargs, trials=10, num_envs=3)
+    agent = evaluate_agent(run.agent, run.env_id, run.env_options, trials=10, num_envs=4)
+    _, base = evaluate_baseline("oracle", run.env_id, run.env_options, trials=10, num_envs=3)
     np.testing.assert_array_equal(agent["seed"], base["seed"])
     np.testing.assert_array_equal(agent["arm_probs"], base["arm_probs"])
 
@@ -132,7 +132,7 @@ def test_memory_ablation_replays_episode_one_when_memory_is_wiped(runs, tmp_path
     monkeypatch.setattr(run.agent, "step", recording_step)
     for forget in (True, False):
         logits_seen.clear()
-        results = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=6, num_envs=6, greedy=True,
+        results = evaluate_agent(run.agent, run.env_id, run.env_options, trials=6, num_envs=6, greedy=True,
                                  forget_between_episodes=forget)
         assert (results["episode_lengths"] == 12).all()  # untrained: both episodes hit the 12-step cap
         episode_1, episode_2 = torch.stack(logits_seen[:12]), torch.stack(logits_seen[12:24])
@@ -268,7 +268,7 @@ def test_render_maze_paths_gif_and_attention(runs, tmp_path):
     with Image.open(tmp_path / "maze_paths.gif") as gif:
         assert gif.n_frames > 2 and gif.size == (320, 352)
     run = load_run(runs["maze"])
-    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_options)
     _check_path(trial)
 
 
@@ -280,7 +280,7 @@ def render_policy(run):
 
 def test_attention_maps_are_causal_distributions(runs):
     run = load_run(runs["snail0"])
-    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_options)
     maps = render.attention_maps(run.agent, trial)
     assert [label for label, _ in maps] == ["policy attention block 1", "value attention block 1"]
     T = len(trial["actions"])

@@ -102,7 +102,7 @@ def resolve_request(cfg: DictConfig, log=print) -> Request:
     run = None
     if settings.run:
         run = load_run(settings.run, settings.checkpoint, device)
-        env_cfg, env_id, options = OmegaConf.to_container(run.config.env), run.env_id, run.env_kwargs
+        env_cfg, env_id, options = OmegaConf.to_container(run.config.env), run.env_id, run.env_options
     else:
         if "env" not in cfg:
             raise EvaluationError("no run and no env: pass run=<run folder> or env=<bandit|maze|tabular_mdp>")

@@ -36,11 +36,11 @@ def check_env(env_cfg: Mapping, where: str) -> tuple[str, dict, gym.vector.Vecto
         raise EvaluationError(f"{where}: {err}") from err
     kwargs = env_options(env_cfg)
     try:
-        envs = make_vector_env(env_id, 1, kwargs)
+        probe = make_vector_env(env_id, 1, kwargs)
     except (TypeError, ValueError, gym.error.Error) as err:
         raise EvaluationError(f"{where}: the env options {kwargs} no longer fit the code: {one_line(err)}"
                               ) from err
-    return env_id, kwargs, envs
+    return env_id, kwargs, probe
 
 
 
@@ -52,7 +52,7 @@ class LoadedRun:
     config: DictConfig  # the run's whole (resolved) training config
     agent: Agent
     env_id: str
-    env_kwargs: dict
+    env_options: dict
     counters: dict = field(default_factory=dict)
 
     @property
@@ -131,13 +131,13 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.dev
     if missing:
         raise CheckpointError(f"{str(ckpt_path)!r} is not a complete snail checkpoint (missing {missing})")
     cfg, where = _load_config(run_dir, payload, ckpt_path)
-    env_id, kwargs, envs = check_env(cfg.env, where)
+    env_id, kwargs, probe = check_env(cfg.env, where)
     try:
-        dims = {"obs_dim": envs.single_observation_space.shape[0],
-                "num_actions": int(envs.single_action_space.n),
-                "max_len": int(envs.unwrapped.max_trial_steps)}
+        dims = {"obs_dim": probe.single_observation_space.shape[0],
+                "num_actions": int(probe.single_action_space.n),
+                "max_len": int(probe.unwrapped.max_trial_steps)}
     finally:
-        envs.close()
+        probe.close()
     for key, value in dims.items():
         if payload[key] != value:
             raise EvaluationError(f"the env of {where} gives {key}={value}, but {ckpt_path} was trained with "
