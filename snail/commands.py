@@ -7,6 +7,7 @@ All three spellings run the same function with the same arguments (the root scri
 """
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -14,8 +15,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from snail import distributed
 from snail.config.errors import exit_on_config_error, hydra_errors_in_one_line
 from snail.config.schemas import register_configs
+from snail.device import resolve_device
 from snail.train import train
 
 # hydra.run.dir is the resumed run's folder when `resume` is set, a fresh one otherwise.
@@ -37,7 +40,7 @@ def train_or_resume(cfg: DictConfig) -> dict:
                 OmegaConf.update(saved, key, OmegaConf.select(cfg, key))
         summary = train(saved, run_dir, resume=True)
     else:
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        run_dir = _shared_run_dir(cfg, Path(HydraConfig.get().runtime.output_dir))
         try:
             summary = train(cfg, run_dir)
         except Exception:
@@ -49,6 +52,16 @@ def train_or_resume(cfg: DictConfig) -> dict:
     return summary
 
 
+def _shared_run_dir(cfg: DictConfig, own: Path) -> Path:
+    """Under torchrun every process composes its own Hydra folder: all of them train in rank 0's, and the
+    others' (holding nothing but Hydra's files) are removed."""
+    ranks = distributed.setup(resolve_device(cfg.device))
+    run_dir = distributed.from_main(own, ranks)
+    if run_dir != own and own.is_dir() and all(p.name in (".hydra", "train.log") for p in own.iterdir()):
+        shutil.rmtree(own, ignore_errors=True)
+    return run_dir
+
+
 @hydra_errors_in_one_line("train")  # composition errors (a wrong type, an unknown key): Hydra raises them first
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def train_main(cfg: DictConfig) -> float:
@@ -58,6 +71,8 @@ def train_main(cfg: DictConfig) -> float:
     last = f"last train return {summary['train']['return']:.2f}; " if summary["train"] else ""
     best = summary["best_eval_return"]
     best = None if best == -math.inf else best  # the run stopped before its first evaluation
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 speaks for the run
+        return best
     print(f"done: {summary['env_steps']} env steps in {summary['wall_clock_s'] / 60:.1f} min; {last}"
           f"best eval return {'none yet' if best is None else f'{best:.2f}'}")
     # The return value is what Hydra sweepers optimise (None: no evaluation yet).

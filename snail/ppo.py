@@ -91,16 +91,19 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: PPOConfig,
-               generator: torch.Generator | None = None, autocast_dtype: torch.dtype | None = None
-               ) -> dict[str, float]:
+               generator: torch.Generator | None = None, autocast_dtype: torch.dtype | None = None,
+               average=None) -> dict[str, float]:
     """Several epochs of clipped PPO over minibatches of whole trials, the agent's forward and backward passes
-    under torch.autocast(`autocast_dtype`) when given (e.g. torch.bfloat16). Returns diagnostics for logging."""
+    under torch.autocast(`autocast_dtype`) when given (e.g. torch.bfloat16). Returns diagnostics for logging.
+
+    With several processes `agent` is the DDP-wrapped agent (its backward all-reduces the gradients) and
+    `average(x)` the mean of a float over the processes, so that all stop at the same epoch (`target_kl`)."""
     advantages, returns = compute_gae(batch.rewards, batch.values, batch.mask, cfg.gamma, cfg.gae_lambda)
     num_trials = batch.obs.shape[0]
     maskf = batch.mask.float()
     # The value loss regresses returns of tens; in one shared norm its gradient would dominate and shrink every
     # policy step to nothing (seen on the bandit: approximate KL ~1e-4 per update), so each group is clipped alone.
-    clip_groups = [params for params in agent.param_groups().values() if params]
+    clip_groups = [params for params in getattr(agent, "module", agent).param_groups().values() if params]
 
     stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
                                                       "clip_fraction")}
@@ -152,7 +155,8 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                                ("clip_fraction", clip_fraction)):
                 stats[key].append(float(value.detach()))
             epoch_kls.append(float(approx_kl))
-        if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
+        epoch_kl = sum(epoch_kls) / len(epoch_kls)
+        if cfg.target_kl is not None and (average(epoch_kl) if average else epoch_kl) > cfg.target_kl:
             break
 
     valid_returns, valid_values = returns[batch.mask], batch.values[batch.mask]

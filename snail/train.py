@@ -18,11 +18,13 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from snail import distributed
 from snail.agent import build_agent
 from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from snail.config import ConfigError
@@ -75,7 +77,8 @@ class Workspace:
         settings = TrainConfig.from_mapping(cfg)
         self.run_cfg, self.ppo_cfg, self.logger_cfg = settings.run, settings.algo, settings.logger
         self.wandb = _import_wandb() if self.logger_cfg.wandb else None
-        self.device = resolve_device(settings.device)
+        self.ranks = distributed.setup(resolve_device(settings.device))  # one process unless run by torchrun
+        self.device = distributed.rank_device(resolve_device(settings.device), self.ranks)
         self.autocast_dtype = autocast_dtype(self.ppo_cfg.precision, self.device)
         if self.run_cfg.torch_threads:
             torch.set_num_threads(self.run_cfg.torch_threads)
@@ -89,8 +92,11 @@ class Workspace:
                      "max_len": int(self.vec_env.unwrapped.max_trial_steps)}
         torch.manual_seed(cfg.seed)
         self.agent = build_agent(cfg.model, **self.dims).to(self.device)
+        # What PPO trains: the agent, or its DDP wrapper whose backward all-reduces the gradients across ranks.
+        self.trainee = DistributedDataParallel(self.agent) if self.ranks.active else self.agent
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=self.ppo_cfg.lr, eps=1e-5)
-        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        # Rank r samples with its own stream; rank 0's is the single-process one.
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + _SEED_STRIDE * self.ranks.rank)
         self.run_dir = Path(run_dir)
         self.counters = {"update": 0, "env_steps": 0, "wall_clock_s": 0.0, "best_eval_return": -math.inf}
         self.resumed = False
@@ -123,11 +129,20 @@ class Workspace:
             raise CheckpointError(f"{self.run_dir / 'last.pt'} does not match the model of its config: {err}"
                                   ) from err
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.generator.set_state(ckpt["generator"])
+        generators = ckpt.get("rank_generators") or [ckpt["generator"]]
+        if len(generators) != self.ranks.world:
+            raise ConfigError(f"{self.run_dir} was trained by {len(generators)} process(es) and is resumed by "
+                              f"{self.ranks.world}: resume it with the same number (torchrun --nproc_per_node)")
+        self.generator.set_state(generators[self.ranks.rank])
         self.counters.update(ckpt["counters"])
         self.resumed = True
 
     def _open_logs(self) -> None:
+        """Rank 0's files: config.yaml, TensorBoard, metrics.jsonl, the progress bar (other ranks write none)."""
+        if not self.ranks.main:
+            self.writer = self.metrics_file = None
+            self.progress = tqdm(disable=True)
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.resumed:
             _truncate_metrics(self.run_dir / "metrics.jsonl", self.counters["env_steps"])
@@ -151,22 +166,25 @@ class Workspace:
     def update(self) -> dict[str, float]:
         """One rollout of whole trials and one PPO update; returns the scalars to log."""
         ppo_cfg, counters = self.ppo_cfg, self.counters
-        if ppo_cfg.lr_schedule == "linear":  # to 0 when the run's budget is spent
-            lr = ppo_cfg.lr * (1.0 - self.budget_used())
+        if ppo_cfg.lr_schedule == "linear":  # to 0 when the run's budget is spent (rank 0's clock for all)
+            lr = ppo_cfg.lr * (1.0 - distributed.from_main(self.budget_used(), self.ranks))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
         t0 = time.perf_counter()
-        seed = (self.cfg.seed * _SEED_STRIDE + counters["update"] * ppo_cfg.num_envs) % EVAL_SEED_OFFSET
+        # Disjoint task seeds for every update and rank (rank 0 of one process: seed*stride + update*num_envs).
+        rollout = counters["update"] * self.ranks.world + self.ranks.rank
+        seed = (self.cfg.seed * _SEED_STRIDE + rollout * ppo_cfg.num_envs) % EVAL_SEED_OFFSET
         self.agent.eval()
         policy = AgentPolicy(self.agent, ppo_cfg.num_envs, generator=self.generator, keep_outputs=True)
         batch, results = collect_trials(policy, self.vec_env, seed)
         t1 = time.perf_counter()
         self.agent.train()
-        losses = ppo_update(self.agent, self.optimizer, batch, ppo_cfg, generator=self.generator,
-                            autocast_dtype=self.autocast_dtype)
+        losses = ppo_update(self.trainee, self.optimizer, batch, ppo_cfg, generator=self.generator,
+                            autocast_dtype=self.autocast_dtype,
+                            average=lambda x: distributed.all_sum(x, self.ranks) / self.ranks.world)
         t2 = time.perf_counter()
 
-        steps = int(batch.mask.sum())
+        steps = int(distributed.all_sum(int(batch.mask.sum()), self.ranks))  # every rank's env steps
         counters["update"] += 1
         counters["env_steps"] += steps
         counters["wall_clock_s"] = self._wall_at_start + time.perf_counter() - self._start_time
@@ -199,10 +217,17 @@ class Workspace:
     # ---- save -----------------------------------------------------------------------------------------------
 
     def save(self, name: str) -> None:
+        """Rank 0 writes the checkpoint. `last.pt` (saved by every rank at the same point) also holds each
+        rank's sampling stream, so that a resume continues every rank's curve."""
+        extra = {}
+        if name == "last.pt" and self.ranks.active:
+            extra["rank_generators"] = distributed.gather(self.generator.get_state().cpu(), self.ranks)
+        if not self.ranks.main:
+            return
         save_checkpoint(self.run_dir / name, {
             "config": OmegaConf.to_container(self.cfg), "model": self.agent.state_dict(),
             "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-            "counters": dict(self.counters), **self.dims,
+            "counters": dict(self.counters), **self.dims, **extra,
         })
 
     def _log_start(self) -> None:
@@ -226,6 +251,8 @@ class Workspace:
                  logged["charts/env_steps_per_s"])
 
     def _log(self, logged: dict[str, float]) -> None:
+        if not self.ranks.main:
+            return
         step = self.counters["env_steps"]
         for key, value in logged.items():
             self.writer.add_scalar(key, value, step)
@@ -237,19 +264,25 @@ class Workspace:
     def run(self) -> dict:
         """Train until `run.total_env_steps`, `run.max_minutes`, Ctrl-C or SIGTERM; returns a summary:
         env_steps, updates, wall_clock_s, last train metrics, best eval return, stopped_by_signal."""
-        run_cfg, counters = self.run_cfg, self.counters
+        run_cfg, counters, ranks = self.run_cfg, self.counters, self.ranks
         self._open_logs()
         self._start_clock()
-        self._log_start()
+        if ranks.main:
+            self._log_start()
+
+        def go_on() -> bool:  # every rank takes the same decision: rank 0's clock, any rank's signal
+            stopped = distributed.all_sum(float(stop["stop"]), ranks) > 0
+            return distributed.from_main(self.budget_used(), ranks) < 1.0 and not stopped
+
         with stop_on_signals() as stop, logging_redirect_tqdm():
-            while self.budget_used() < 1.0 and not stop["stop"]:
+            while go_on():
                 logged = self.update()
-                is_last = self.budget_used() >= 1.0
+                is_last = distributed.from_main(self.budget_used(), ranks) >= 1.0
                 evaluating = run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last)
-                if evaluating:
+                if evaluating and ranks.main:
                     logged.update(self.evaluate())
                 self._log(logged)
-                if evaluating or counters["update"] % run_cfg.checkpoint_every == 0:
+                if ranks.main and (evaluating or counters["update"] % run_cfg.checkpoint_every == 0):
                     self._log_progress(logged)
                 self.progress.update(100 * self.budget_used() - self.progress.n)
                 self.progress.set_postfix(steps=f"{counters['env_steps']:,}", ret=f"{self.last_train['return']:.2f}",
@@ -259,13 +292,15 @@ class Workspace:
             # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here.
             self.save("last.pt")
             why = "a signal (Ctrl-C or SIGTERM)" if stop["stop"] else "its budget"
-            log.info("stopped by %s after %d updates, %s env steps, %.1f min; last.pt saved", why,
-                     counters["update"], f"{counters['env_steps']:,}", counters["wall_clock_s"] / 60)
+            if ranks.main:
+                log.info("stopped by %s after %d updates, %s env steps, %.1f min; last.pt saved", why,
+                         counters["update"], f"{counters['env_steps']:,}", counters["wall_clock_s"] / 60)
         self.progress.close()
-        self.metrics_file.close()
-        self.writer.close()
-        if self.wandb is not None:
-            self.wandb.finish()
+        if ranks.main:
+            self.metrics_file.close()
+            self.writer.close()
+            if self.wandb is not None:
+                self.wandb.finish()
         return {"env_steps": counters["env_steps"], "updates": counters["update"],
                 "wall_clock_s": counters["wall_clock_s"], "best_eval_return": counters["best_eval_return"],
                 "train": self.last_train, "stopped_by_signal": stop["stop"]}
