@@ -77,8 +77,9 @@ class Workspace:
         settings = TrainConfig.from_mapping(cfg)
         self.run_cfg, self.ppo_cfg, self.logger_cfg = settings.run, settings.algo, settings.logger
         self.wandb = _import_wandb() if self.logger_cfg.wandb else None
-        self.ranks = distributed.setup(resolve_device(settings.device))  # one process unless run by torchrun
-        self.device = distributed.rank_device(resolve_device(settings.device), self.ranks)
+        device = resolve_device(settings.device)
+        self.ranks = distributed.setup(device)  # one process unless started by torchrun
+        self.device = distributed.rank_device(device, self.ranks)
         self.autocast_dtype = autocast_dtype(self.ppo_cfg.precision, self.device)
         if self.run_cfg.torch_threads:
             torch.set_num_threads(self.run_cfg.torch_threads)
