@@ -218,6 +218,12 @@ def draw_pictures(req: Request, rows: list[dict], log=print) -> None:
         log(f"wrote {png}")
 
 
+def checkpoint_file(path: str | Path) -> dict:
+    """Size and modification time of a checkpoint file: whether an evaluation of it is still current."""
+    stat = Path(path).stat()
+    return {"name": Path(path).name, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
     """Everything `python evaluate.py` does, from its config (conf/evaluate.yaml's keys and an `env` group):
     evaluate the run's agent (if `run`) and the baselines, write evaluation.json / .md (and pictures), print
@@ -233,10 +239,13 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
         "env": req.env_cfg,
         "run": str(run.run_dir) if run else None,
         "checkpoint": str(run.checkpoint) if run else None,
+        # What `python -m snail.report --reuse` checks before reusing this file: the same checkpoint file ...
+        "checkpoint_file": checkpoint_file(run.checkpoint) if run else None,
         "model": run.model_name if run else None,
         "env_steps": run.counters.get("env_steps") if run else None,
-        "trials": s.trials,
+        "trials": s.trials,  # ... and the same trials, seed, sampling and batching
         "seed": s.seed,
+        "num_envs": s.num_envs,
         "seeds": {"first": int(seeds[0]), "last": int(seeds[-1]), "offset": EVAL_SEED_OFFSET},
         "greedy": s.greedy,
         "tune_trials": s.tune_trials,
