@@ -182,7 +182,16 @@ def group_runs(runs: Sequence[Run]) -> dict[tuple, dict[str, list[Run]]]:
         for label, members in models.items():
             members.sort(key=lambda r: (r.seed, str(r.path)))
             _check_group(label, members)
-    return dict(sorted(cells.items(), key=lambda item: str(item[0])))
+    return dict(sorted(cells.items(), key=lambda item: _natural(item[0])))
+
+
+def _natural(value):
+    """A sort key that orders numbers by value (arms=5 before arms=10) and never compares unlike types."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_natural(v) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
 
 
 def _kept(cfg: Mapping) -> dict:
@@ -332,21 +341,24 @@ def cell_markdown(cell: Mapping, settings: Mapping) -> list[str]:
     if cell.get("figure"):
         lines += [f"![learning curves]({cell['figure']})", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
-    unfinished = False
+    unfinished = single = False
     for group in cell["models"]:
-        m = group["metrics"]
+        m, runs = group["metrics"], group["runs"]
         per_seed = []
-        for run in group["runs"]:
+        for run in runs:
             mark = "*" if run["finished"] is False else ""
             unfinished |= bool(mark)
             per_seed.append(f"s{run['seed']}{mark} {_num(run['metrics'].get(primary), p_decimals)}")
         iqm = m.get(primary)
         iqm_text = (f"{iqm['iqm']:.{p_decimals}f} [{iqm['iqm_ci95'][0]:.{p_decimals}f}, "
-                    f"{iqm['iqm_ci95'][1]:.{p_decimals}f}]") if iqm else "-"
-        lines.append("| " + " | ".join([
-            f"**{group['model']}**", str(len(group["runs"])), _steps(group["env_steps"]),
-            *[_pm(m[k]["mean"], m[k]["ci95"], d) if k in m else "-" for k, _, d in cols],
-            ", ".join(per_seed), iqm_text]) + " |")
+                    f"{iqm['iqm_ci95'][1]:.{p_decimals}f}]") if iqm and len(runs) > 1 else "-"
+        if len(runs) == 1:  # no spread over seeds: the run's own CI over its trials, marked
+            single = True
+            values = [_pm(runs[0]["metrics"].get(k), runs[0]["metrics_ci95"].get(k), d) + " †" for k, _, d in cols]
+        else:
+            values = [_pm(m[k]["mean"], m[k]["ci95"], d) if k in m else "-" for k, _, d in cols]
+        lines.append("| " + " | ".join([f"**{group['model']}**", str(len(runs)), _steps(group["env_steps"]),
+                                         *values, ", ".join(per_seed), iqm_text]) + " |")
     for row in cell["baselines"]:
         params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
         name = f"{row['policy']} ({params})" if params else row["policy"]
@@ -366,6 +378,8 @@ def cell_markdown(cell: Mapping, settings: Mapping) -> list[str]:
              "seeds with a 95% stratified-bootstrap CI (equal to the mean below 4 seeds). Baselines: one "
              "evaluation, mean ± 95% CI over the trials; tunable ones tuned on "
              f"{settings['tune_trials']} other trials per setting."]
+    if single:
+        notes.append("†: one seed only: the ± is that run's 95% CI over the trials, not a spread over seeds.")
     if unfinished:
         notes.append("*: the run had not reached its budget (its last.pt); its checkpoint was evaluated as it is.")
     if cell["paper"]:
