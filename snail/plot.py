@@ -165,21 +165,10 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def plot_curves(runs: Sequence[str | Path], out: str | Path, tag: str = DEFAULT_TAG, x: str = "steps",
-                group_by: str = "model.name", baselines: dict[str, float] | None = None, spread: str = "std",
-                size: tuple[float, float] = (8.0, 5.0), dpi: int = 100, title: str | None = None) -> Path:
-    """Draw the runs' `tag` curves, one line per group (mean, shaded spread), baselines as horizontal lines;
-    save a PNG of size[0]*dpi x size[1]*dpi pixels at `out`."""
-    if x not in ("steps", "wall"):
-        raise PlotError(f"x={x!r} is invalid: expected steps or wall")
-    if spread not in ("std", "sem", "minmax"):
-        raise PlotError(f"spread={spread!r} is invalid: expected std, sem or minmax")
-    groups: dict[str, list] = {}
-    for run in map(Path, runs):
-        groups.setdefault(run_group(run, group_by), []).append(read_curve(run, tag, x))
-    if not groups:
-        raise PlotError("no runs to plot")
-    fig, ax = plt.subplots(figsize=size, dpi=dpi, layout="constrained")
+def draw_groups(ax, groups: dict[str, list[tuple[np.ndarray, np.ndarray]]], x: str = "steps",
+                ylabel: str = DEFAULT_TAG, baselines: dict[str, float] | None = None, spread: str = "std") -> None:
+    """Draw curves on `ax`: one line per group (the mean over its runs, shaded spread), in name order, and each
+    baseline as a horizontal line. `groups`: {name: [(x, y) of each run]} (`read_curve`)."""
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, curves) in enumerate(sorted(groups.items())):
         gx, mean, low, high = aggregate(curves, spread)
@@ -193,16 +182,44 @@ def plot_curves(runs: Sequence[str | Path], out: str | Path, tag: str = DEFAULT_
         ax.axhline(value, color=colors[(len(groups) + j) % len(colors)], lw=1.1, ls=styles[j % len(styles)],
                    label=f"{name} ({value:g})")
     ax.set_xlabel("env steps" if x == "steps" else "wall-clock minutes")
-    ax.set_ylabel(tag)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    spread_text = {"std": "mean ± std", "sem": "mean ± s.e.m.", "minmax": "mean, min-max"}[spread]
-    ax.set_title(title or f"{tag} by {group_by} ({spread_text} over runs)", fontsize=10)
+
+
+SPREAD_TEXT = {"std": "mean ± std", "sem": "mean ± s.e.m.", "minmax": "mean, min-max"}
+
+
+def check_options(x: str = "steps", spread: str = "std") -> None:
+    if x not in ("steps", "wall"):
+        raise PlotError(f"x={x!r} is invalid: expected steps or wall")
+    if spread not in SPREAD_TEXT:
+        raise PlotError(f"spread={spread!r} is invalid: expected std, sem or minmax")
+
+
+def save_figure(fig, out: str | Path, dpi: int) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
     return out
+
+
+def plot_curves(runs: Sequence[str | Path], out: str | Path, tag: str = DEFAULT_TAG, x: str = "steps",
+                group_by: str = "model.name", baselines: dict[str, float] | None = None, spread: str = "std",
+                size: tuple[float, float] = (8.0, 5.0), dpi: int = 100, title: str | None = None) -> Path:
+    """Draw the runs' `tag` curves, one line per group (mean, shaded spread), baselines as horizontal lines;
+    save a PNG of size[0]*dpi x size[1]*dpi pixels at `out`."""
+    check_options(x, spread)
+    groups: dict[str, list] = {}
+    for run in map(Path, runs):
+        groups.setdefault(run_group(run, group_by), []).append(read_curve(run, tag, x))
+    if not groups:
+        raise PlotError("no runs to plot")
+    fig, ax = plt.subplots(figsize=size, dpi=dpi, layout="constrained")
+    draw_groups(ax, groups, x, tag, baselines, spread)
+    ax.set_title(title or f"{tag} by {group_by} ({SPREAD_TEXT[spread]} over runs)", fontsize=10)
+    return save_figure(fig, out, dpi)
 
 
 def default_out(paths: Sequence[str | Path]) -> Path:

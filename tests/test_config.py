@@ -1,5 +1,6 @@
 """Config schemas (snail/config/schemas.py), their checks (snail/config) and the entry points' one-line errors."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -59,10 +60,59 @@ def test_per_env_settings_are_applied(group, name, overrides):
     assert {key: cfg[group][key] for key in tuned} == tuned
 
 
-@pytest.mark.parametrize("experiment", options("experiment"))
-def test_experiments_compose(experiment):
-    cfg = schemas.compose_config("config", [f"experiment={experiment}"])
-    assert cfg.run.max_minutes > 0
+MODELS = ["snail", "transformer", "lstm", "tc_only", "attn_only"]
+SEEDS = ["0", "1", "2"]
+# experiment -> (env, the swept keys and their values, budget: total env steps of a job or max_minutes)
+ABLATION = {"model": MODELS, "seed": SEEDS}
+EXPERIMENTS = {
+    "paper_bandit": ("bandit", {"env.pulls": ["10", "100", "500"], "env.arms": ["5", "10", "50"], "seed": SEEDS},
+                     lambda cfg: {"total_env_steps": 100_000 * cfg.env.pulls}),
+    "paper_mdp": ("tabular_mdp", {"env.episodes": ["10", "25", "50", "75", "100"], "seed": SEEDS},
+                  lambda cfg: {"total_env_steps": 100_000 * 10 * cfg.env.episodes}),
+    "paper_maze": ("maze", {"env.preset": ["small", "large"], "seed": SEEDS},
+                   lambda cfg: {"total_env_steps": 10_000_000}),
+    "ablation_bandit_steps": ("bandit", ABLATION, lambda cfg: {"total_env_steps": 10_000_000}),
+    "ablation_bandit_time": ("bandit", ABLATION, lambda cfg: {"max_minutes": 20}),
+    "ablation_mdp_steps": ("tabular_mdp", ABLATION, lambda cfg: {"total_env_steps": 10_000_000}),
+    "ablation_mdp_time": ("tabular_mdp", ABLATION, lambda cfg: {"max_minutes": 30}),
+    "ablation_maze_steps": ("maze", ABLATION, lambda cfg: {"total_env_steps": 5_000_000}),
+    "ablation_maze_time": ("maze", ABLATION, lambda cfg: {"max_minutes": 60}),
+}
+
+
+def test_every_experiment_file_is_checked():
+    assert sorted(EXPERIMENTS) == options("experiment")
+
+
+@pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
+def test_experiment_sweeps_expand_to_their_cells(experiment):
+    """`python train.py -m experiment=<name>` launches one job per cell x seed (hydra.sweeper.params, expanded
+    as Hydra's basic sweeper does), each composing to its env, its cell and the stated budget."""
+    env, swept, budget = EXPERIMENTS[experiment]
+    jobs = schemas.sweep_jobs([f"experiment={experiment}"])
+    cells = {tuple(o for o in job if not o.startswith("experiment=")) for job in jobs}
+    expected = set(itertools.product(*([f"{key}={v}" for v in values] for key, values in swept.items())))
+    assert len(jobs) == len(cells) == len(expected) and cells == expected
+    for job in (jobs[0], jobs[len(jobs) // 2], jobs[-1]):
+        cfg = schemas.compose_config("config", job)
+        assert cfg.env.name == env
+        for override in job:
+            key, value = override.split("=")
+            if key != "experiment":  # a group choice (model=lstm) or a value (env.arms=5)
+                assert str(OmegaConf.select(cfg, "model.name" if key == "model" else key)) == value
+        for key, value in budget(cfg).items():
+            assert cfg.run[key] == value, (job, key)
+        if "max_minutes" in budget(cfg):  # equal wall clock: the clock, not the step count, ends the run
+            assert cfg.run.total_env_steps >= 10**12
+        else:  # equal env steps: reproducible, no clock
+            assert cfg.run.max_minutes is None
+
+
+def test_command_line_sweeps_replace_the_experiments():
+    jobs = schemas.sweep_jobs(["experiment=paper_bandit", "env.pulls=10", "model=snail,lstm"])
+    assert len(jobs) == 3 * 3 * 2 and all("env.pulls=10" in job for job in jobs)
+    cfg = schemas.compose_config("config", jobs[-1])
+    assert (cfg.model.name, cfg.env.arms, cfg.run.total_env_steps) == ("lstm", 50, 1_000_000)
 
 
 @pytest.mark.parametrize("env", options("env"))

@@ -158,6 +158,21 @@ def test_baseline_alone_from_the_hydra_config(tmp_path, capsys):
     assert (tmp_path / "evaluation.json").is_file() and (tmp_path / "evaluation.md").is_file()
 
 
+def test_baseline_all_leaves_out_oracle_bayes_where_it_cannot_be_computed(tmp_path, capsys):
+    base = ["env=bandit", "trials=8", "tune_trials=4", "num_envs=4", f"out_dir={tmp_path}"]
+    report = cli(schemas.compose_config("evaluate", [*base, "env.pulls=100", "baseline=all"]))
+    names = [r["policy"] for r in report["rows"]]
+    assert names == [n for n in BASELINES["bandit"] if n != "oracle_bayes"]
+    assert "note: baseline=all leaves out oracle_bayes: pulls=100 is out of range" in capsys.readouterr().out
+    report = cli(schemas.compose_config("evaluate", [*base, "env.pulls=12", "baseline=all"]))
+    assert [r["policy"] for r in report["rows"]] == BASELINES["bandit"]
+    with pytest.raises(SystemExit) as exc:
+        cli(schemas.compose_config("evaluate", [*base, "env.pulls=100", "baseline=oracle_bayes"]))
+    assert str(exc.value.code) == ("evaluate: error: oracle_bayes: pulls=100 is out of range: the exact "
+                                   "Bayes-optimal policy is computed for pulls 1..15 (its states grow "
+                                   "exponentially with pulls)")
+
+
 def _copy_run(src: Path, dst: Path) -> Path:
     dst.mkdir()
     for name in ("config.yaml", "best.pt", "last.pt"):

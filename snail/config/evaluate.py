@@ -22,7 +22,8 @@ class EvaluateConfig:
     run: str | None = None  # a run folder, or a checkpoint file in one (runs/.../best.pt)
     checkpoint: str = "best"  # best | last (best falls back to last when the run never evaluated)
     # all | none | one name or a list (bandit: random greedy epsilon_greedy ucb1 thompson optimistic_thompson
-    # gittins oracle; tabular_mdp: random psrl oracle; maze: random explorer oracle)
+    # gittins oracle_bayes (pulls <= 15; all leaves it out beyond) oracle; tabular_mdp: random psrl oracle;
+    # maze: random explorer oracle)
     baseline: Any = "all"
     trials: int = 1000  # held-out trials (env seeds from snail.evaluation.EVAL_SEED_OFFSET + seed)
     seed: int = 0

@@ -46,26 +46,38 @@ from snail.config import dataclass_from_mapping
 from snail.config.evaluate import EvaluateConfig, EvaluationError
 from snail.device import resolve_device
 from snail.envs import env_name_of, make_vector_env
-from snail.evaluation.baselines import BASELINES, make_baseline
+from snail.evaluation.baselines import BASELINES, make_baseline, unavailable
 from snail.evaluation.report import _params_text, format_table, make_row, write_report
 from snail.evaluation.runs import LoadedRun, check_env, load_run, one_line
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy
 
 
-def baseline_names(env_name: str, spec) -> list[str]:
-    """`spec`: "all", "none" (or null / false), a name, or a list of names -> the baselines to run."""
+def baseline_names(env_name: str, spec, env_kwargs: Mapping | None = None, log=print) -> list[str]:
+    """`spec`: "all", "none" (or null / false), a name, or a list of names -> the baselines to run. "all" leaves
+    out (with a note through `log`) those these env options do not allow (oracle_bayes beyond 15 pulls); naming
+    one of them is an error."""
     env = env_name_of(env_name)
     allowed = BASELINES[env]
     if spec is None or spec is False or spec == "none":
         return []
     if spec == "all":
-        return list(allowed)
+        names = []
+        for name in allowed:
+            reason = unavailable(name, env, env_kwargs)
+            if reason:
+                log(f"note: baseline=all leaves out {reason}")
+            else:
+                names.append(name)
+        return names
     names = [spec] if isinstance(spec, str) else list(spec)
     for name in names:
         if name not in allowed:
             raise EvaluationError(f"baseline={name!r} is invalid for env {env!r}: expected all, none or one of "
                                   f"{allowed}")
+        reason = unavailable(name, env, env_kwargs)
+        if reason:
+            raise EvaluationError(reason)
     return names
 
 
@@ -110,7 +122,7 @@ def resolve_request(cfg: DictConfig, log=print) -> Request:
         env_id, options, probe = check_env(env_cfg, "env")
         probe.close()
     env_name = env_name_of(env_id)
-    names = baseline_names(env_name, settings.baseline)
+    names = baseline_names(env_name, settings.baseline, options, log)
     if settings.memory_ablation and run is None:
         raise EvaluationError("memory_ablation=true needs a run (run=<run folder>): it replays the agent with "
                               "its memory wiped at every inner episode")
@@ -206,6 +218,12 @@ def draw_pictures(req: Request, rows: list[dict], log=print) -> None:
         log(f"wrote {png}")
 
 
+def checkpoint_file(path: str | Path) -> dict:
+    """Size and modification time of a checkpoint file: whether an evaluation of it is still current."""
+    stat = Path(path).stat()
+    return {"name": Path(path).name, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
     """Everything `python evaluate.py` does, from its config (conf/evaluate.yaml's keys and an `env` group):
     evaluate the run's agent (if `run`) and the baselines, write evaluation.json / .md (and pictures), print
@@ -221,10 +239,13 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
         "env": req.env_cfg,
         "run": str(run.run_dir) if run else None,
         "checkpoint": str(run.checkpoint) if run else None,
+        # What `python -m snail.report --reuse` checks before reusing this file: the same checkpoint file ...
+        "checkpoint_file": checkpoint_file(run.checkpoint) if run else None,
         "model": run.model_name if run else None,
         "env_steps": run.counters.get("env_steps") if run else None,
-        "trials": s.trials,
+        "trials": s.trials,  # ... and the same trials, seed, sampling and batching
         "seed": s.seed,
+        "num_envs": s.num_envs,
         "seeds": {"first": int(seeds[0]), "last": int(seeds[-1]), "offset": EVAL_SEED_OFFSET},
         "greedy": s.greedy,
         "tune_trials": s.tune_trials,

@@ -15,7 +15,8 @@ the new trials' tasks; every other policy ignores it.
 
 One module per task (`bandit`, `tabular_mdp`, `maze`), each with its `BUILDERS`; this package is the one
 registry. Build one with `make_baseline(name, env_name, num_envs, seed, env_kwargs=..., **params)`;
-`BASELINES` lists the names per env. Tunable baselines (epsilon_greedy, ucb1, gittins) take the best value
+`BASELINES` lists the names per env; some work only for some env options (oracle_bayes: bandits of at most
+15 pulls), which `unavailable` tells. Tunable baselines (epsilon_greedy, ucb1, gittins) take the best value
 of a small grid (`DEFAULT_GRIDS`), found by `snail.evaluation.score.tune_baseline` on tuning seeds disjoint
 from the evaluation seeds, as RL² did.
 """
@@ -33,8 +34,32 @@ _BUILDERS = {"bandit": bandit.BUILDERS, "tabular_mdp": tabular_mdp.BUILDERS, "ma
 # The baselines of each env, in table order.
 BASELINES: dict[str, list[str]] = {env: list(builders) for env, builders in _BUILDERS.items()}
 
+# Baselines that only some env options allow: name -> check(env) raising ValueError with a one-line reason.
+LIMITS: dict[str, dict] = {"bandit": bandit.LIMITS}
+
 # Grids searched by `snail.evaluation.score.tune_baseline` for the tunable baselines.
 DEFAULT_GRIDS: dict[str, dict[str, list]] = {**bandit.GRIDS}
+
+
+def _probe(env: str, env_kwargs: Mapping | None):
+    """A one-row instance of the env: the policies read the task's sizes from it."""
+    return make_vector_env(env_id_of(env), 1, env_kwargs or {})
+
+
+def unavailable(name: str, env_name: str, env_kwargs: Mapping | None = None) -> str | None:
+    """Why baseline `name` cannot be built for these env options (a one-line message), or None if it can."""
+    env = env_name_of(env_name)
+    check = LIMITS.get(env, {}).get(name)
+    if check is None:
+        return None
+    probe = _probe(env, env_kwargs)
+    try:
+        check(probe.unwrapped)
+    except ValueError as err:
+        return str(err)
+    finally:
+        probe.close()
+    return None
 
 
 def make_baseline(name: str, env_name: str, num_envs: int, seed: int = 0, env_kwargs: Mapping | None = None,
@@ -45,8 +70,7 @@ def make_baseline(name: str, env_name: str, num_envs: int, seed: int = 0, env_kw
     env = env_name_of(env_name)
     if name not in _BUILDERS[env]:
         raise ValueError(f"unknown baseline {name!r} for env {env!r}; allowed: {BASELINES[env]}")
-    # The policy reads the task's sizes from a one-row instance of the env.
-    probe = make_vector_env(env_id_of(env), 1, env_kwargs or {})
+    probe = _probe(env, env_kwargs)
     try:
         return _BUILDERS[env][name](probe.unwrapped, num_envs, seed, **params)
     finally:

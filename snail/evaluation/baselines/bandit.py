@@ -1,5 +1,6 @@
 """Bernoulli-bandit baselines: greedy, epsilon-greedy, UCB1, Thompson sampling (plain and optimistic), the
-Gittins index policy, and an oracle that knows the arms."""
+Gittins index policy, the Bayes-optimal policy for short horizons (oracle_bayes), and an oracle that knows the
+arms."""
 
 from __future__ import annotations
 
@@ -169,6 +170,109 @@ class GittinsPolicy(_BanditPolicy):
         return random_argmax(self.table[a, b], self.rng)
 
 
+# The largest horizon N the exact Bayes-optimal DP is computed for: its posterior states grow exponentially
+# (N=10: 4,435 states, instant; N=15: ~50,000 and ~0.5 s at K=5, a few seconds at K >= 15; N=20: 0.35 M and
+# 5 s at K=5, 1.4 M and 25 s at K >= 20).
+ORACLE_BAYES_MAX_PULLS = 15
+
+def check_oracle_bayes_pulls(pulls: int) -> None:
+    if not 1 <= pulls <= ORACLE_BAYES_MAX_PULLS:
+        raise ValueError(f"oracle_bayes: pulls={pulls} is out of range: the exact Bayes-optimal policy is computed "
+                         f"for pulls 1..{ORACLE_BAYES_MAX_PULLS} (its states grow exponentially with pulls)")
+
+
+State = tuple  # sorted tuple of (successes, failures) of the arms pulled so far: the posterior up to symmetry
+
+
+class BayesOptimalBandit:
+    """The Bayes-optimal policy of a K-armed Bernoulli bandit with independent uniform priors (Beta(1,1) per
+    arm) and a known horizon of N pulls, undiscounted: exact dynamic programming over posterior counts.
+
+    The posterior is the arms' (successes, failures) counts. Arms are exchangeable under the prior, so a state
+    is the multiset of the pulled arms' counts (a sorted tuple of pairs), the K - len(state) unpulled arms being
+    interchangeable; the values V(state) (expected reward of the remaining pulls, Bellman's recursion with the
+    Beta posterior mean (1 + s) / (2 + s + f) as an arm's success probability) are memoized. `value()` is the
+    expected trial return under the prior: 6.660 for N=10, K=5 and 6.714 for N=10, K >= 10 (with K >= N an
+    unpulled arm is always left, so K no longer matters). Feasible for N <= ORACLE_BAYES_MAX_PULLS.
+    """
+
+    def __init__(self, arms: int, pulls: int):
+        check_oracle_bayes_pulls(pulls)
+        if arms < 1:
+            raise ValueError(f"oracle_bayes: arms={arms} is invalid: expected an integer >= 1")
+        self.arms, self.pulls = int(arms), int(pulls)
+        self._values: dict[State, float] = {}
+        self._best: dict[State, list[tuple[int, int]]] = {}
+
+    @staticmethod
+    def _moved(state: State, counts: tuple[int, int], success: bool) -> State:
+        """The state after pulling an arm with `counts` ((0, 0): an unpulled arm) and seeing `success`."""
+        pairs = list(state)
+        if counts != (0, 0):
+            pairs.remove(counts)
+        s, f = counts
+        pairs.append((s + 1, f) if success else (s, f + 1))
+        return tuple(sorted(pairs))
+
+    def choices(self, state: State) -> list[tuple[int, int]]:
+        """The distinct counts of the arms one may pull in `state` ((0, 0) for an unpulled arm)."""
+        options = sorted(set(state))
+        return options + [(0, 0)] if len(state) < self.arms else options
+
+    def q_value(self, state: State, counts: tuple[int, int]) -> float:
+        """Expected reward of the remaining pulls: pull an arm with `counts` now, then play optimally."""
+        s, f = counts
+        p = (1 + s) / (2 + s + f)
+        return (p * (1.0 + self.value(self._moved(state, counts, True)))
+                + (1 - p) * self.value(self._moved(state, counts, False)))
+
+    def value(self, state: State = ()) -> float:
+        """Expected reward of the remaining pulls of `state` under the optimal policy (() = a trial's start)."""
+        if state not in self._values:
+            if sum(s + f for s, f in state) >= self.pulls:
+                self._values[state] = 0.0
+            else:
+                self._values[state] = max(self.q_value(state, c) for c in self.choices(state))
+        return self._values[state]
+
+    def best_counts(self, state: State) -> list[tuple[int, int]]:
+        """The counts of every optimal arm to pull in `state` (ties within 1e-9)."""
+        if state not in self._best:
+            q = {c: self.q_value(state, c) for c in self.choices(state)}
+            top = max(q.values())
+            self._best[state] = [c for c, v in q.items() if v >= top - 1e-9]
+        return self._best[state]
+
+
+class BayesOptimalPolicy(_BanditPolicy):
+    """oracle_bayes: the Bayes-optimal policy for the env's prior (uniform arm probabilities) and horizon
+    (`BayesOptimalBandit`; pulls <= ORACLE_BAYES_MAX_PULLS). Knows no task, only the prior: the best any
+    learner can do on average. Ties between optimal arms are broken uniformly at random."""
+
+    def __init__(self, num_envs, num_actions, seed=0, pulls: int = 10):
+        super().__init__(num_envs, num_actions, seed)
+        self.dp = BayesOptimalBandit(num_actions, pulls)
+
+    def _choose(self, obs, reset):
+        successes, failures = self.successes.astype(np.int64), self.failures.astype(np.int64)
+        actions = np.empty(self.num_envs, dtype=np.int64)
+        for i in range(self.num_envs):
+            counts = list(zip(successes[i].tolist(), failures[i].tolist(), strict=True))
+            state = tuple(sorted(c for c in counts if c != (0, 0)))
+            if sum(s + f for s, f in state) >= self.dp.pulls:  # the row's trial is over (masked steps)
+                actions[i] = 0
+                continue
+            best = set(self.dp.best_counts(state))
+            arms = [a for a, c in enumerate(counts) if c in best]
+            actions[i] = arms[self.rng.integers(len(arms))]
+        return actions
+
+
+def check_oracle_bayes(env) -> None:
+    """Raise ValueError (one line, naming the allowed range) when oracle_bayes cannot be computed for `env`."""
+    check_oracle_bayes_pulls(env.max_trial_steps)
+
+
 class BanditOraclePolicy(BatchedPolicy):
     """Knows the arm probabilities (from the reset info's `arm_probs`) and always pulls the best arm."""
 
@@ -192,8 +296,13 @@ BUILDERS = {
     "optimistic_thompson": action_sized(OptimisticThompsonPolicy),
     "gittins": lambda env, num_envs, seed, **params: GittinsPolicy(num_envs, env.num_actions, seed,
                                                                    max_pulls=env.max_trial_steps, **params),
+    "oracle_bayes": lambda env, num_envs, seed, **params: BayesOptimalPolicy(num_envs, env.num_actions, seed,
+                                                                             pulls=env.max_trial_steps, **params),
     "oracle": action_sized(BanditOraclePolicy),
 }
+
+# Baselines that only some env options allow: name -> check(env) raising ValueError (a one-line reason).
+LIMITS = {"oracle_bayes": check_oracle_bayes}
 
 # Grids searched by `snail.evaluation.score.tune_baseline` (one hyperparameter each, ucb1 two).
 GRIDS: dict[str, dict[str, list]] = {
