@@ -4,7 +4,8 @@
 Over trials (hundreds) a mean's 95% CI is the normal approximation (`mean_ci`). Over seeds (a handful of runs)
 `seed_stats` gives the Student-t CI of the mean and the robust statistics of rliable (Agarwal et al., NeurIPS
 2021): the interquartile mean (`iqm`) with a stratified-bootstrap percentile CI (`stratified_bootstrap_ci`),
-written out here in numpy (rliable itself pulls arch, statsmodels, pandas, seaborn and scipy).
+written out here in numpy: rliable 1.2.0 does not import with pandas 3 (its dependency arch fails in
+deprecate_kwarg), and it would pull arch, statsmodels, pandas, seaborn and scipy for two functions.
 """
 
 from __future__ import annotations
