@@ -68,6 +68,8 @@ class MetaVectorEnv(VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    # (lowest, highest) reward a step can give (a row's autoreset step gives 0); the task sets it when known.
+    reward_bounds: tuple[float, float] = (-np.inf, np.inf)
 
     def _setup(self, num_envs: int, obs_dim: int, num_actions: int, episodes: int, max_trial_steps: int):
         """Spaces and trial bookkeeping; called by the subclass's __init__ once its options are checked."""
@@ -253,6 +255,7 @@ class MetaEnv(gym.Env):
         self.observation_space = self._core.single_observation_space
         self.action_space = self._core.single_action_space
         self.max_trial_steps = self._core.max_trial_steps
+        self.reward_bounds = self._core.reward_bounds
         if hasattr(self._core, "obs_layout"):  # the tasks whose observation has parts besides the flag
             self.obs_layout = self._core.obs_layout
         self._rows = np.zeros(1, np.int64)

@@ -26,6 +26,8 @@ class BanditVectorEnv(MetaVectorEnv):
     Exposes `arm_probs` (float64 [num_envs, K], the current trials' p).
     """
 
+    reward_bounds = (0.0, 1.0)
+
     def __init__(self, num_envs: int = 1, arms: int = 5, pulls: int = 100):
         num_envs = check_int("num_envs", num_envs, 1)
         self.arms = check_int("arms", arms, 2)

@@ -285,6 +285,8 @@ class MazeVectorEnv(MetaVectorEnv):
     (row, column) of a cell) and `headings` (int [num_envs]); and `obs_layout` (a `MazeObsLayout`).
     """
 
+    reward_bounds = (STEP_REWARD + WALL_PENALTY, STEP_REWARD + GOAL_REWARD)
+
     def __init__(self, num_envs: int = 1, preset: str = "small", size: int | None = None,
                  episode_steps: int | None = None, episodes: int = 2, actions: str = "egocentric",
                  view_size: int = 3, observe_position: bool = False, max_episode_steps: int | None = None):
