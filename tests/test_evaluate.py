@@ -21,6 +21,7 @@ from PIL import Image
 
 from snail import plot
 from snail.checkpoint import FORMAT, CheckpointError
+from snail.envs.maze import MazeObsLayout
 from snail.evaluation import EvaluationError, cli, evaluate, load_run, render
 from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
@@ -249,6 +250,9 @@ def test_record_trial_follows_the_env(tmp_path):
     kwargs = {k: v for k, v in MAZE.items() if k not in ("id", "name")}
     oracle = render.record_trial(make_baseline("oracle", "maze", 1, env_kwargs=kwargs), "maze", kwargs, trial=2)
     assert oracle["seed"] == EVAL_SEED_OFFSET + 2
+    layout = MazeObsLayout(MAZE["view_size"], MAZE["size"])
+    first_heading = layout.headings_of(oracle["obs"][:1])[0]  # the heading shown before the first action
+    assert oracle["start_heading"] == first_heading and [h[0] for h in oracle["headings"]] == [first_heading] * 2
     assert oracle["success"].tolist() == [True, True]
     assert [len(p) - 1 for p in oracle["paths"]] == [oracle["shortest_path"]] * 2
     for path in oracle["paths"]:

@@ -282,7 +282,8 @@ class MazeVectorEnv(MetaVectorEnv):
 
     Exposes the current trials' layouts: `grids` (uint8 [num_envs, 2*size+1, 2*size+1]; OPEN, WALL or GOAL;
     cell (r, c) is square (2r+1, 2c+1)), `start_cells`, `goal_cells`, `agent_cells` (int [num_envs, 2],
-    (row, column) of a cell) and `headings` (int [num_envs]); and `obs_layout` (a `MazeObsLayout`).
+    (row, column) of a cell), `headings` and `start_headings` (int [num_envs]); and `obs_layout` (a
+    `MazeObsLayout`).
     """
 
     reward_bounds = (STEP_REWARD + WALL_PENALTY, STEP_REWARD + GOAL_REWARD)
@@ -379,6 +380,11 @@ class MazeVectorEnv(MetaVectorEnv):
     @property
     def headings(self) -> np.ndarray:
         return self._heading.copy()
+
+    @property
+    def start_headings(self) -> np.ndarray:
+        """The heading every inner episode of the current trials starts with."""
+        return self._start_heading.copy()
 
     # ---- task hooks ---------------------------------------------------------------------------------------
 

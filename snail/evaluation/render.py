@@ -84,7 +84,7 @@ class MazePathRecorder:
 
     def _start(self) -> None:
         u = self.env
-        start, heading = u.start_cells[0].copy(), int(u.headings[0])
+        start, heading = u.start_cells[0].copy(), int(u.start_headings[0])  # called after the first step
         self.maze = {"grid": u.grids[0], "start": start, "goal": u.goal_cells[0].copy(), "start_heading": heading,
                      "egocentric": bool(u.egocentric)}
         self.paths, self.headings = [[start.copy()]], [[heading]]
