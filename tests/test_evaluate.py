@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
+import snail.envs.maze as maze_module
 from snail import plot
 from snail.checkpoint import FORMAT, CheckpointError
 from snail.envs.maze import MazeObsLayout
@@ -264,9 +266,14 @@ def test_record_trial_follows_the_env(tmp_path):
     assert len(explorer["obs"]) == len(explorer["actions"]) == sum(len(p) - 1 for p in explorer["paths"])
 
 
-def test_render_maze_paths_gif_and_attention(runs, tmp_path):
-    evaluate(eval_cfg(run=str(runs["maze"]), trials=4, render=True, attention=True, out_dir=str(tmp_path)),
-             log=lambda *a: None)
+def test_render_maze_paths_gif_attention_and_video(runs, tmp_path):
+    evaluate(eval_cfg(run=str(runs["maze"]), trials=4, render=True, attention=True, video=True,
+                      out_dir=str(tmp_path)), log=lambda *a: None)
+    videos = sorted(tmp_path.glob("trial_0.*"))
+    assert [v.suffix for v in videos] in ([".gif"], [".mp4"])
+    if videos[0].suffix == ".gif":
+        with Image.open(videos[0]) as video:  # the 3x3 maze: 7 x 7 squares of 16 pixels
+            assert video.n_frames > 2 and video.size == (7 * 16, 7 * 16)
     assert png_shape(tmp_path / "maze_paths.png") == (400, 800)  # 2 panels of 4 x 4 inches at 100 dpi
     # Transformer with 2 layers x 2 heads in the policy and value networks: 8 panels, 4 columns x 2 rows.
     assert png_shape(tmp_path / "attention.png") == (2 * 320, 4 * 320)
@@ -276,6 +283,30 @@ def test_render_maze_paths_gif_and_attention(runs, tmp_path):
     run = load_run(runs["maze"])
     trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
     _check_path(trial)
+
+
+def test_video_frames_are_what_the_env_renders():
+    """trial_frames of a recorded trial == the single env's rgb_array render after reset and after every step of
+    the same trial, but for the frame where an inner episode ended: the video shows where the agent got to, the
+    env shows it back at the start at once (the next frame of the video)."""
+    kwargs = {k: v for k, v in MAZE.items() if k not in ("id", "name")}
+    trial = render.record_trial(make_baseline("explorer", "maze", 1, env_kwargs=kwargs), "maze", kwargs, trial=1)
+    frames = render.trial_frames(trial)
+    env = gym.make("snail/Maze-v0", render_mode="rgb_array", **kwargs)
+    env.reset(seed=trial["seed"])
+    rendered = [env.render()]
+    for action in trial["actions"]:
+        env.step(int(action))
+        rendered.append(env.render())
+    episode_ends = np.cumsum([len(path) for path in trial["paths"]]) - 1  # last frame of each inner episode
+    assert len(trial["paths"]) == 2 and trial["success"].all()
+    keep = [i for i in range(len(frames)) if i not in episode_ends[:-1]]
+    assert len(keep) == len(rendered) == len(trial["actions"]) + 1
+    for i, picture in zip(keep, rendered, strict=True):
+        np.testing.assert_array_equal(frames[i], picture, err_msg=f"frame {i}")
+    goal_square = [2 * int(trial["goal"][0]) + 1, 2 * int(trial["goal"][1]) + 1]
+    centre = tuple(frames[episode_ends[0]][goal_square[0] * 16 + 8, goal_square[1] * 16 + 8])
+    assert centre == maze_module.MAZE_COLOURS["agent"]  # the agent on the goal at the end of episode 1
 
 
 def render_policy(run):

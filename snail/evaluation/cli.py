@@ -3,7 +3,7 @@
     python evaluate.py run=runs/bandit/snail/<date-time>          # the run's best.pt, its env, + baselines
     python evaluate.py run=runs/.../last.pt baseline=none        # a checkpoint file; the agent alone
     python evaluate.py env=bandit baseline=ucb1                  # one baseline alone (no run)
-    python evaluate.py run=runs/maze/... render=true attention=true
+    python evaluate.py run=runs/maze/... render=true attention=true video=true
 
 The agent is rebuilt from the run's `config.yaml` (the checkpoint's copy of the config when the folder has
 none) and the checkpoint's weights, and plays `trials` trials (default 1000) whose tasks come from env seeds
@@ -27,8 +27,9 @@ horizon, for which no discount is exactly right, so gamma is tuned over {0.5, 0.
 Outputs (into the run folder, or `runs/evaluate/<env>/<date-time>/` without a run; `out_dir` overrides):
 `evaluation.json` (config, seeds, per-row metrics with 95% confidence intervals), `evaluation.md` (the
 table in Markdown); with `render=true` on a maze `maze_paths.png` (the path of inner episodes 1 and 2) and
-`maze_paths.gif`; with `attention=true` `attention.png` (attention probabilities, one T x T map per
-attention head, for SNAIL / attention-only / Transformer agents).
+`maze_paths.gif`; with `video=true` on a maze `trial_<render_trial>.mp4` (with moviepy, else `.gif`), the
+trial as the env's rgb_array render draws it; with `attention=true` `attention.png` (attention probabilities,
+one T x T map per attention head, for SNAIL / attention-only / Transformer agents).
 
 Errors the user can fix (missing run folder, unreadable or foreign checkpoint, a config that no longer fits
 the code) raise `EvaluationError` (a ValueError) or `CheckpointError` with a one-line message; `cli` turns
@@ -88,6 +89,7 @@ class EvaluateConfig:
     tune_trials: int = 500
     render: bool = False
     attention: bool = False
+    video: bool = False
     render_trial: int = 0
     out_dir: str | None = None
     torch_threads: int | None = None
@@ -105,7 +107,7 @@ class EvaluateConfig:
             "render_trial": (is_int(self.render_trial, 0), "an integer >= 0"),
             "torch_threads": (self.torch_threads is None or is_int(self.torch_threads, 1), "null or an int >= 1"),
         }
-        for key in ("greedy", "memory_ablation", "render", "attention"):
+        for key in ("greedy", "memory_ablation", "render", "attention", "video"):
             checks[key] = (isinstance(getattr(self, key), bool), "true or false")
         for key, (ok, allowed) in checks.items():
             if not ok:
@@ -150,8 +152,11 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
     render_maze = ecfg.render and env_name == "maze"
     if ecfg.render and not render_maze:
         log(f"note: render=true draws maze paths; env {env_name!r} has none (attention=true works on any env)")
-    if render_maze and run is None and len(names) != 1:
-        raise EvaluationError("render=true without a run draws one baseline's paths: pick it with "
+    video_maze = ecfg.video and env_name == "maze"
+    if ecfg.video and not video_maze:
+        log(f"note: video=true films maze trials; env {env_name!r} has no pictures")
+    if (render_maze or video_maze) and run is None and len(names) != 1:
+        raise EvaluationError("render=true or video=true without a run draws one baseline's paths: pick it with "
                               f"baseline=<name> (one of {BASELINES[env_name]})")
     if ecfg.attention:
         if run is None:
@@ -224,7 +229,7 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
     log(format_table(report))
     log(f"\nwrote {json_path} and {md_path}")
 
-    if render_maze or ecfg.attention:
+    if render_maze or video_maze or ecfg.attention:
         from snail.evaluation import render
 
         if run is not None:
@@ -240,6 +245,8 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
             png = render.draw_maze_paths(trial, out_dir / "maze_paths.png", title=title)
             gif = render.animate_maze(trial, out_dir / "maze_paths.gif", title=title)
             log(f"wrote {png}" + (f" and {gif}" if gif else " (no GIF: pillow is not installed)"))
+        if video_maze:
+            log(f"wrote {render.write_video(render.trial_frames(trial), out_dir / f'trial_{ecfg.render_trial}')}")
         if ecfg.attention:
             maps = render.attention_maps(run.agent, trial)
             png = render.draw_attention(maps, out_dir / "attention.png", trial=trial, title=title)

@@ -3,9 +3,10 @@
     trial = record_trial(policy, "maze", env_kwargs, seed=0, trial=0)   # any run_trials policy
     draw_maze_paths(trial, "maze_paths.png")     # one panel per inner episode: explore, then straight to goal
     animate_maze(trial, "maze_paths.gif")        # the same, step by step (matplotlib's PillowWriter)
+    write_video(trial_frames(trial), "trial_0")  # the env's own pictures (rgb_array): trial_0.mp4 or .gif
     draw_attention(attention_maps(agent, trial), "attention.png", trial=trial)
 
-`python evaluate.py run=... render=true attention=true` calls these. Trial j is the task of env seed
+`python evaluate.py run=... render=true attention=true video=true` calls these. Trial j is the task of env seed
 `EVAL_SEED_OFFSET + seed + j`, the j-th trial of the evaluation table (the agent's sampled actions may
 differ from the ones it took there: the picture samples with its own one-row generator).
 
@@ -32,7 +33,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 
 from snail.blocks import AttentionBlock  # noqa: E402
 from snail.envs import env_id_of, inner_episode_starts, make_vector_env  # noqa: E402
-from snail.envs.maze import WALL  # noqa: E402
+from snail.envs.maze import WALL, MazeObsLayout, maze_image  # noqa: E402
 from snail.models import CausalSelfAttention  # noqa: E402
 from snail.trials import EVAL_SEED_OFFSET, play_trials  # noqa: E402
 
@@ -47,6 +48,7 @@ def record_trial(policy, env_id: str, env_options: dict | None = None, seed: int
     Returns a dict: `seed`, `obs` [T, D], `prev_action` [T], `prev_reward` [T] (the agent's inputs, -1 / 0 at
     the first step), `actions` [T], `rewards` [T], `episode` [T] (inner-episode index of each step); for a
     maze also `grid` (squares: 0 open, 1 wall, 2 goal), `start`, `goal` (cells), `start_heading`,
+    `egocentric`, `view_size`,
     `paths` (one [n_k + 1, 2] int array of cells per inner episode that started: the start cell, then the
     cell after every step), `headings` (the same per episode, heading after each step), `success` (bool per
     inner episode), `shortest_path`.
@@ -86,7 +88,7 @@ class MazePathRecorder:
         u = self.env
         start, heading = u.start_cells[0].copy(), int(u.start_headings[0])  # called after the first step
         self.maze = {"grid": u.grids[0], "start": start, "goal": u.goal_cells[0].copy(), "start_heading": heading,
-                     "egocentric": bool(u.egocentric)}
+                     "egocentric": bool(u.egocentric), "view_size": int(u.view_size)}
         self.paths, self.headings = [[start.copy()]], [[heading]]
 
     def __call__(self, t, action, reward, done, info, in_trial) -> None:
@@ -217,6 +219,36 @@ def animate_maze(trial: dict, path: str | Path, episodes: tuple[int, ...] = (1, 
         logger.setLevel(level)
     plt.close(fig)
     return path
+
+
+def trial_frames(trial: dict, scale: int = 16) -> list[np.ndarray]:
+    """The maze trial as RGB frames (`snail.envs.maze.maze_image`, what the env's rgb_array render draws): the
+    start of every inner episode, then the agent after each step; the last step of an inner episode shows where
+    it got to (the goal, or where the cap stopped it) before the next episode's start frame."""
+    grid = np.asarray(trial["grid"])
+    layout = MazeObsLayout(trial["view_size"], (grid.shape[0] - 1) // 2, egocentric=trial["egocentric"])
+    return [maze_image(grid, cell, heading, trial["start"], layout=layout, scale=scale)
+            for path, headings in zip(trial["paths"], trial["headings"], strict=True)
+            for cell, heading in zip(path, headings, strict=True)]
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 8) -> Path:
+    """`frames` (uint8 [H, W, 3] each) as a video at `path` without its suffix: an .mp4 when moviepy is
+    installed (what Gymnasium's RecordVideo uses), else an animated .gif (pillow). Returns the file written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from moviepy.video.io.ImageSequenceClip import ImageSequenceClip
+    except ImportError:
+        from PIL import Image
+
+        out = path.with_suffix(".gif")
+        images = [Image.fromarray(frame) for frame in frames]
+        images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        return out
+    out = path.with_suffix(".mp4")
+    ImageSequenceClip(list(frames), fps=fps).write_videofile(str(out), logger=None)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- attention
