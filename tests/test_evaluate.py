@@ -6,6 +6,7 @@ Tiny runs trained once per module (a few updates of 4 trials); few evaluation tr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
+import snail
 import snail.envs.maze as maze_module
 from snail import plot
 from snail.checkpoint import FORMAT, CheckpointError
+from snail.envs import make_vector_env
 from snail.envs.maze import MazeObsLayout
 from snail.evaluation import EvaluationError, cli, evaluate, load_run, render
 from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
@@ -330,6 +333,152 @@ def test_attention_maps_are_causal_distributions(runs):
 def test_attention_needs_a_model_with_attention(runs):
     with pytest.raises(EvaluationError, match="has no attention"):
         evaluate(eval_cfg(run=str(runs["lstm0"]), attention=True), log=lambda *a: None)
+
+
+# ---------------------------------------------------------------------------------------------- load_policy
+
+
+def play_single_envs(policy, seeds, trials_per_env=2, deterministic=True):
+    """A plain Gymnasium loop: one `gymnasium.make` env per seed, `trials_per_env` trials in a row (reset(seed)
+    then reset()), actions from `policy.predict`. Returns trial returns [len(seeds), trials_per_env] and the
+    first trials' actions."""
+    returns, actions = np.zeros((len(seeds), trials_per_env)), []
+    for i, seed in enumerate(seeds):
+        env = policy.make_env()
+        for k in range(trials_per_env):
+            obs, _ = env.reset(seed=int(seed) if k == 0 else None)
+            action, state = policy.predict(obs, deterministic=deterministic)
+            taken = []
+            while True:
+                taken.append(action)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                returns[i, k] += reward
+                if terminated or truncated:
+                    break
+                action, state = policy.predict(obs, state, reward=reward, deterministic=deterministic)
+            if k == 0:
+                actions.append(taken)
+    return returns, actions
+
+
+def play_vector_env(policy, seed, n, trials_per_row=2, deterministic=True):
+    """The native vector env (NEXT_STEP autoreset) with batched `predict`: `trials_per_row` trials per row.
+    Returns trial returns [n, trials_per_row]."""
+    envs = make_vector_env(policy.env_id, n, policy.env_options)
+    obs, _ = envs.reset(seed=seed)
+    actions, state = policy.predict(obs, deterministic=deterministic)
+    returns, trial, autoreset = np.zeros((n, trials_per_row)), np.zeros(n, int), np.zeros(n, bool)
+    while (trial < trials_per_row).any():
+        obs, reward, terminated, truncated, info = envs.step(actions)
+        done = terminated | truncated
+        for i in np.flatnonzero(done & (trial < trials_per_row)):
+            returns[i, trial[i]] = info["trial_return"][i]
+        trial += done
+        actions, state = policy.predict(obs, state, episode_start=autoreset, reward=reward,
+                                        deterministic=deterministic)
+        autoreset = done
+    return returns
+
+
+def recording_logits(monkeypatch, agent) -> list:
+    """Make `agent.step` append the logits it returns to the list returned."""
+    seen, step = [], agent.step
+
+    def recorded(*args, **kwargs):
+        out = step(*args, **kwargs)
+        seen.append(out[0].clone())
+        return out
+
+    monkeypatch.setattr(agent, "step", recorded)
+    return seen
+
+
+def test_predict_loops_give_evaluate_py_greedy_trials(runs, monkeypatch):
+    """Greedy `predict` in a plain single-env loop and in a vector-env loop plays exactly the held-out trials of
+    evaluate_agent(greedy=True): the agent computes the same logits step by step (so it was given the same
+    observations, previous actions and rewards), takes the same actions and gets the same returns; the second
+    trial of each env (after a reset / an autoreset) agrees between the two loops. The bandit's trials run the
+    model's full length: the vector loop's autoreset step must not step past it."""
+    policy = snail.load_policy(runs["snail0"])
+    run = load_run(runs["snail0"])
+    trials, steps = 6, 10
+    expected_logits = recording_logits(monkeypatch, run.agent)
+    expected = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=trials, num_envs=trials, greedy=True)
+    single_logits = recording_logits(monkeypatch, policy.agent)
+    single, actions = play_single_envs(policy, expected["seed"])
+    np.testing.assert_array_equal(single[:, 0], expected["trial_return"])
+    np.testing.assert_array_equal(actions, expected["actions"])
+    assert len(np.unique(actions)) > 1  # the agent's choices vary
+    first_trials = torch.stack(single_logits).view(trials, 2, steps, -1)[:, 0]  # [env, step, action]
+    torch.testing.assert_close(first_trials, torch.stack(expected_logits).transpose(0, 1), rtol=0, atol=1e-5)
+    vector = play_vector_env(policy, EVAL_SEED_OFFSET, trials)
+    np.testing.assert_allclose(vector, single, rtol=0, atol=1e-9)  # float32 info sums vs float64 sums
+
+
+def test_sampling_predict_gives_evaluate_py_sampled_trials(runs):
+    """With the same seed, sampling `predict` draws what evaluate_agent's policy draws: a single env playing
+    the trials one after another (evaluate_agent with num_envs=1), and a batch of rows (num_envs=5). Maze trials
+    end early, at the goal."""
+    run = load_run(runs["maze"])
+    seeds = EVAL_SEED_OFFSET + np.arange(5)
+    one_by_one = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=5, num_envs=1, seed=0)
+    single, actions = play_single_envs(snail.load_policy(runs["maze"], seed=0), seeds, trials_per_env=1,
+                                       deterministic=False)
+    np.testing.assert_allclose(single[:, 0], one_by_one["trial_return"], rtol=0, atol=1e-12)
+    for j, taken in enumerate(actions):
+        np.testing.assert_array_equal(taken, one_by_one["actions"][j, :len(taken)])
+    batch = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=5, num_envs=5, seed=0)
+    vector = play_vector_env(snail.load_policy(runs["maze"], seed=0), EVAL_SEED_OFFSET, 5, trials_per_row=1,
+                             deterministic=False)
+    np.testing.assert_allclose(vector[:, 0], batch["trial_return"], rtol=0, atol=1e-9)
+    assert (batch["episode_lengths"] < 12).any()  # some inner episode reached the goal before the cap
+
+
+def test_load_policy_from_a_checkpoint_file_and_its_sizes(runs):
+    policy = snail.load_policy(runs["snail0"] / "last.pt", device="cpu")
+    assert policy.checkpoint.name == "last.pt"
+    assert (policy.env_id, policy.env_options["pulls"]) == ("snail/Bandit-v0", 10)
+    assert (policy.obs_dim, policy.num_actions, policy.max_trial_steps) == (1, 5, 10)
+    action, state = policy.predict(np.zeros(1, np.float32))
+    assert isinstance(action, int) and 0 <= action < 5 and state.steps.tolist() == [1]
+    actions, state = policy.predict(np.zeros((3, 1), np.float32))
+    assert actions.shape == (3,) and actions.dtype == np.int64 and state.steps.tolist() == [1, 1, 1]
+
+
+def test_predict_refuses_what_it_cannot_use(runs, tmp_path):
+    policy = snail.load_policy(runs["snail0"])
+    obs = np.zeros((2, 1), np.float32)
+    _, state = policy.predict(obs)
+    cases = [
+        (lambda: policy.predict(np.zeros(3)), r"observation has shape \(3,\): expected \(1,\)"),
+        (lambda: policy.predict(obs, state), "reward=None is invalid"),
+        (lambda: policy.predict(obs, episode_start=[True, False]), "episode_start is False with state=None"),
+        (lambda: policy.predict(obs, state, reward=[1.0, 0.0, 1.0]), r"reward has shape \(3,\)"),
+        (lambda: policy.predict(obs[:1], state, reward=1.0), "the state holds 2 rows but 1"),
+        (lambda: policy.predict(obs, {"t": 0}, reward=1.0), "state=dict is invalid"),
+    ]
+    for call, needle in cases:
+        with pytest.raises(ValueError, match=needle):
+            call()
+    with pytest.raises(EvaluationError, match="does not exist"):
+        snail.load_policy(tmp_path / "missing")
+
+
+def test_readme_and_example_act_with_a_run(runs):
+    """The README's "Act with a trained policy" code block and examples/act_with_policy.py run as written."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Act with a trained policy"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    assert "runs/bandit/snail/<date-time>" in code
+    namespace = {}
+    exec(code.replace("runs/bandit/snail/<date-time>", str(runs["snail0"])), namespace)  # noqa: S102
+    assert "total" in namespace and 0 <= namespace["total"] <= 10
+    proc = subprocess.run([sys.executable, "examples/act_with_policy.py", str(runs["maze"]), "--trials", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "trial 1:" in proc.stdout and "trial 2:" in proc.stdout
 
 
 # ----------------------------------------------------------------------------------------------------- plot
