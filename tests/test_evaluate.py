@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
+import matplotlib.figure
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
@@ -277,15 +278,38 @@ def test_render_maze_paths_gif_attention_and_video(runs, tmp_path):
     if videos[0].suffix == ".gif":
         with Image.open(videos[0]) as video:  # the 3x3 maze: 7 x 7 squares of 16 pixels
             assert video.n_frames > 2 and video.size == (7 * 16, 7 * 16)
-    assert png_shape(tmp_path / "maze_paths.png") == (400, 800)  # 2 panels of 4 x 4 inches at 100 dpi
+    # 2 panels of 4 x 4 inches and their colour bars (0.6 inches) at 100 dpi
+    assert png_shape(tmp_path / "maze_paths.png") == (460, 800)
     # Transformer with 2 layers x 2 heads in the policy and value networks: 8 panels, 4 columns x 2 rows.
-    assert png_shape(tmp_path / "attention.png") == (2 * 320, 4 * 320)
+    # (4.5-inch panels, 1 inch for the colour bar, 100 dpi)
+    assert png_shape(tmp_path / "attention.png") == (2 * 450, 4 * 450 + 100)
     assert mpimg.imread(tmp_path / "attention.png").std() > 0.01  # not blank
     with Image.open(tmp_path / "maze_paths.gif") as gif:
         assert gif.n_frames > 2 and gif.size == (320, 352)
     run = load_run(runs["maze"])
     trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
     _check_path(trial)
+
+
+def test_pictures_have_keys_and_name_the_inner_episode_starts(runs, monkeypatch):
+    """maze_paths: a colour bar per panel (path colour = step); attention: one colour bar (probability) and
+    ticks at the inner-episode starts, labelled."""
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
+    run = load_run(runs["maze"])
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    render.draw_maze_paths(trial, "unused.png")
+    bars = [ax for ax in figures[0].axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 2 and "step of the inner episode" in bars[0].get_xlabel()
+    steps = len(trial["paths"][0]) - 1
+    assert bars[0].get_xlim() == (1, steps)
+    render.draw_attention(render.attention_maps(run.agent, trial), "unused.png", trial=trial)
+    bars = [ax for ax in figures[1].axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and "attention probability" in bars[0].get_ylabel()
+    start = steps  # the second inner episode starts after the first one's steps
+    panel = figures[1].axes[0]
+    assert [t.get_text() for t in panel.get_xticklabels()] == ["step 0", f"episode 2 starts\n(step {start})"]
+    assert list(panel.get_yticks()) == [0, start]
 
 
 def test_video_frames_are_what_the_env_renders():

@@ -145,14 +145,14 @@ def _episode_title(trial: dict, k: int) -> str:
 def draw_maze_paths(trial: dict, path: str | Path, episodes: tuple[int, ...] = (1, 2), title: str | None = None,
                     panel_size: float = 4.0, dpi: int = 100) -> Path:
     """One panel per inner episode in `episodes` (1-based, those that happened): the maze, start (S), goal (G)
-    and the agent's path, coloured from early (light) to late (dark) steps. Figure size: panel_size *
-    (number of panels) x panel_size inches at `dpi`."""
+    and the agent's path, coloured from early (light) to late (dark) steps, with a colour bar under each panel
+    as the key. Figure size: panel_size * (number of panels) x (panel_size + 0.6) inches at `dpi`."""
     if "paths" not in trial:
         raise ValueError("draw_maze_paths needs a maze trial (record_trial on a maze env)")
     shown = [k - 1 for k in episodes if 0 < k <= len(trial["paths"])]
     if not shown:
         raise ValueError(f"episodes {episodes} did not happen in this trial ({len(trial['paths'])} started)")
-    fig, axes = plt.subplots(1, len(shown), figsize=(panel_size * len(shown), panel_size), dpi=dpi,
+    fig, axes = plt.subplots(1, len(shown), figsize=(panel_size * len(shown), panel_size + 0.6), dpi=dpi,
                              squeeze=False, layout="constrained")
     for ax, k in zip(axes[0], shown, strict=True):
         _draw_maze(ax, trial)
@@ -163,8 +163,11 @@ def draw_maze_paths(trial: dict, path: str | Path, episodes: tuple[int, ...] = (
         if len(xy) > 1:
             segments = np.stack([xy[:-1], xy[1:]], axis=1)
             lines = LineCollection(segments, cmap="viridis_r", linewidths=2.0)
-            lines.set_array(np.arange(len(segments)))
+            lines.set_array(np.arange(1, len(segments) + 1))  # segment i is step i + 1 of the inner episode
             ax.add_collection(lines)
+            key = fig.colorbar(lines, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02, aspect=30)
+            key.set_label("step of the inner episode (early → late)", fontsize=8)
+            key.ax.tick_params(labelsize=7)
         ax.plot(*xy[-1], marker="o", color="black", markersize=5)
         ax.set_title(_episode_title(trial, k), fontsize=9)
     if title:
@@ -330,37 +333,52 @@ def attention_maps(agent, trial: dict) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def _episode_ticks(ax, starts: list[int], T: int) -> None:
+    """Tick both axes of a T x T map at the first step and at every inner-episode start, labelled as such."""
+    ticks = [0, *starts]
+    labels = ["step 0"] + [f"episode {k + 2} starts\n(step {s})" for k, s in enumerate(starts)]
+    ax.set_xticks(ticks, labels, fontsize=6)
+    ax.set_yticks(ticks, [label.replace("\n", " ") for label in labels], fontsize=6)
+
+
 def draw_attention(maps: list[tuple[str, np.ndarray]], path: str | Path, trial: dict | None = None,
-                   title: str | None = None, panel_size: float = 3.2, max_cols: int = 4, dpi: int = 100) -> Path:
+                   title: str | None = None, panel_size: float = 4.5, max_cols: int = 4, dpi: int = 100) -> Path:
     """One T x T heatmap per attention head (row t: how step t's query spreads over steps 0..t), square-root
-    colour scale; dashed lines mark inner-episode starts when `trial` is given. Figure size: panel_size *
-    columns x panel_size * rows inches at `dpi` (columns = min(heads, max_cols))."""
+    colour scale with a colour bar; when `trial` is given, dashed lines mark the inner-episode starts and the
+    ticks name them ("episode 2 starts"). Figure size: panel_size * columns + 1 (the colour bar) x panel_size *
+    rows inches at `dpi` (columns = min(heads, max_cols))."""
     from matplotlib.colors import PowerNorm
 
     panels = [(f"{label}" + (f", head {h + 1}" if probs.shape[0] > 1 else ""), probs[h])
               for label, probs in maps for h in range(probs.shape[0])]
     cols = min(len(panels), max_cols)
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols, panel_size * rows), dpi=dpi, squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols + 1, panel_size * rows), dpi=dpi,
+                             squeeze=False, layout="constrained")
     cmap = plt.get_cmap("magma").with_extremes(bad="0.9")  # future steps (never read) in light grey
+    norm = PowerNorm(0.5, vmin=0, vmax=1)
     starts = []
     if trial is not None and "episode" in trial:
-        starts = list(np.flatnonzero(np.diff(trial["episode"]) > 0) + 1)
+        starts = [int(s) for s in np.flatnonzero(np.diff(trial["episode"]) > 0) + 1]
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
+    image = None
     for ax, (label, probs) in zip(axes.flat, panels, strict=False):
         T = probs.shape[-1]
         probs = np.where(np.triu(np.ones((T, T), dtype=bool), 1), np.nan, probs)
-        ax.imshow(probs, cmap=cmap, norm=PowerNorm(0.5, vmin=0, vmax=1), interpolation="nearest",
-                  extent=(-0.5, T - 0.5, T - 0.5, -0.5))
+        image = ax.imshow(probs, cmap=cmap, norm=norm, interpolation="nearest", extent=(-0.5, T - 0.5, T - 0.5, -0.5))
         for s in starts:
             ax.axvline(s - 0.5, color="cyan", lw=0.6, ls="--")
             ax.axhline(s - 0.5, color="cyan", lw=0.6, ls="--")
+        if starts:
+            _episode_ticks(ax, starts, T)
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("step read", fontsize=7)
         ax.set_ylabel("step reading", fontsize=7)
         ax.tick_params(labelsize=6)
+    bar = fig.colorbar(image, ax=axes, shrink=0.8, aspect=40)
+    bar.set_label("attention probability (square-root scale)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(f"attention: {title}", fontsize=9)
     path = Path(path)
