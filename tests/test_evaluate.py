@@ -274,7 +274,7 @@ def test_render_maze_paths_gif_attention_and_video(runs, tmp_path):
     evaluate(eval_cfg(run=str(runs["maze"]), trials=4, render=True, attention=True, video=True,
                       out_dir=str(tmp_path)), log=lambda *a: None)
     videos = sorted(tmp_path.glob("trial_0.*"))
-    assert [v.suffix for v in videos] in ([".gif"], [".mp4"])
+    assert [v.suffix for v in videos] in ([".gif"], [".mp4"]) and videos[0].stat().st_size > 1000
     if videos[0].suffix == ".gif":
         with Image.open(videos[0]) as video:  # the 3x3 maze: 7 x 7 squares of 16 pixels
             assert video.n_frames > 2 and video.size == (7 * 16, 7 * 16)
