@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from snail.envs import env_id_of, inner_episode_starts, make_vector_env
+from snail.envs.wrappers import meta_rl_features
 
 # Held-out evaluation tasks come from env seeds at or above this; training (snail.train) uses seeds below it.
 EVAL_SEED_OFFSET = 10**9
@@ -241,3 +242,25 @@ class AgentPolicy:
             return action.cpu().numpy()
         logprob = F.log_softmax(logits, -1).gather(-1, action[:, None]).squeeze(-1)
         return action.cpu().numpy(), {"logprob": logprob, "value": value}
+
+
+class PredictorPolicy:
+    """A model from another library trained on `snail.envs.wrappers.MetaRLObservation`-wrapped envs, with
+    Stable-Baselines3's `predict(obs, state, episode_start, deterministic) -> (actions, state)` (sb3-contrib's
+    RecurrentPPO, ...), as a policy of the trial loop: each step's observation is extended exactly as the
+    wrapper extends it, and `reset` is the `episode_start` that clears the model's recurrent state. So
+    `run_trials(PredictorPolicy(model, 250), "bandit")` scores it on the same held-out trials as our agents.
+
+    `num_actions` defaults to `model.action_space.n`.
+    """
+
+    def __init__(self, model, num_envs: int, deterministic: bool = False, num_actions: int | None = None):
+        self.model, self.num_envs, self.deterministic = model, int(num_envs), bool(deterministic)
+        self.num_actions = int(model.action_space.n if num_actions is None else num_actions)
+        self.state = None
+
+    def act(self, obs, prev_action, prev_reward, reset):
+        features = meta_rl_features(obs, prev_action, prev_reward, self.num_actions)
+        actions, self.state = self.model.predict(features, state=self.state, episode_start=np.asarray(reset),
+                                                 deterministic=self.deterministic)
+        return np.asarray(actions, dtype=np.int64).reshape(self.num_envs)

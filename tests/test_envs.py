@@ -481,7 +481,7 @@ def test_maze_rejects_options_it_does_not_know():
 #   ##### #
 #   #   # #      cells (1,0) (1,1) (1,2)
 #   # ### #
-#   #   G #      cells (2,0) (2,1) (2,2) ; goal (2,1)
+#   #  G  #      cells (2,0) (2,1) (2,2) ; goal (2,1)
 #   #######
 # The only path to the goal, (0,0) (0,1) (0,2) (1,2) (2,2) (2,1), moves E E S S W.
 # (cell r * 3 + c, direction 0 N / 1 E / 2 S / 3 W) pairs, 8 passages for 9 cells:
@@ -689,3 +689,99 @@ def test_step_before_reset_and_bad_reset_arguments():
         venv.reset(options={"reset_mask": np.array([1, 0])})
     with pytest.raises(ValueError, match=r"\['foo'\] are not supported"):
         venv.reset(options={"foo": 1})
+
+
+# ---- rendering -----------------------------------------------------------------------------------------
+
+
+def test_render_modes_are_declared_and_checked():
+    assert BanditEnv.metadata["render_modes"] == TabularMDPEnv.metadata["render_modes"] == ["ansi"]
+    assert MazeEnv.metadata["render_modes"] == ["ansi", "rgb_array"]
+    for env_id in ("snail/Bandit-v0", "snail/TabularMDP-v0", "snail/Maze-v0"):
+        env = gym.make(env_id, render_mode="ansi")
+        assert env.render_mode == "ansi" and isinstance(env.metadata["render_fps"], int)
+    with pytest.raises(ValueError, match=r"render_mode='rgb_array' is invalid: expected None or one of \['ansi'\]"):
+        BanditEnv(render_mode="rgb_array")
+    env = gym.make("snail/Maze-v0")
+    env.reset(seed=0)
+    with pytest.warns(UserWarning, match="without a render_mode"):
+        assert env.render() is None
+    with pytest.raises(gym.error.ResetNeeded, match="before reset"):
+        MazeEnv(render_mode="ansi").render()
+
+
+@pytest.mark.parametrize("env_id, kwargs", [("snail/Bandit-v0", {"render_mode": "ansi"}),
+                                            ("snail/TabularMDP-v0", {"render_mode": "ansi"}),
+                                            ("snail/Maze-v0", {"render_mode": "ansi", "size": 3}),
+                                            ("snail/Maze-v0", {"render_mode": "rgb_array", "size": 3})])
+def test_check_env_with_rendering(env_id, kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gym.make(env_id, **kwargs).unwrapped)
+
+
+def test_maze_text_and_image_on_the_hand_built_maze(hand_maze):
+    text = MazeEnv(size=3, episode_steps=50, render_mode="ansi")
+    image = MazeEnv(size=3, episode_steps=50, render_mode="rgb_array")
+    for env in (text, image):
+        env.reset(seed=0)
+    assert text.render().splitlines()[1:] == ["#######", "#^    #", "##### #", "#   # #", "# ### #", "#  G  #",
+                                              "#######"]
+    for env in (text, image):
+        env.step(TURN_RIGHT)
+        env.step(FORWARD)  # east, onto cell (0, 1): square (1, 3)
+    lines = text.render().splitlines()
+    assert lines[0] == "step 2/100, inner episode 1/2, last action 0, reward -0.01, return -0.02"
+    assert lines[2] == "#S >  #"
+    picture = image.render()
+    scale = 16
+    assert picture.shape == (7 * scale, 7 * scale, 3) and picture.dtype == np.uint8
+
+    def colour(square, at=(0.5, 0.5)):
+        return tuple(picture[int((square[0] + at[0]) * scale), int((square[1] + at[1]) * scale)])
+
+    colours = maze_module.MAZE_COLOURS
+    assert colour((0, 0)) == colours["wall"] and colour((5, 3)) == colours["goal"]
+    assert colour((1, 1)) == colours["start"]
+    # The arrow points east: its base is on the left (wide), its tip on the right (narrow).
+    assert colour((1, 3)) == colours["agent"] and colour((1, 3), at=(0.22, 0.2)) == colours["agent"]
+    assert colour((1, 3), at=(0.22, 0.8)) != colours["agent"]
+    assert colour((1, 5)) == colours["seen"]  # in the agent's 7 x 7 view window; the open squares beyond are not
+    hidden = MazeEnv(size=3, episode_steps=50, view_size=1, render_mode="rgb_array")
+    hidden.reset(seed=0)
+    assert tuple(hidden.render()[int(1.5 * scale), int(5.5 * scale)]) == colours["open"]
+
+
+def test_bandit_and_mdp_text_show_the_trial_so_far():
+    bandit = BanditEnv(arms=3, pulls=20, render_mode="ansi")
+    bandit.reset(seed=4)
+    actions, rewards = [0, 2, 2, 1, 2], []
+    for a in actions:
+        rewards.append(bandit.step(a)[1])
+    probs = bandit.unwrapped._core.arm_probs[0]
+    lines = bandit.render().splitlines()
+    assert lines[0].startswith(f"step 5/20, last action 2, reward {rewards[-1]:+.3g}, return {sum(rewards):.3g}")
+    for a in range(3):
+        pulls = actions.count(a)
+        paid = int(sum(r for b, r in zip(actions, rewards, strict=True) if b == a))
+        assert lines[1 + a] == f"{'*' if a == 2 else ' '} arm {a}: p={probs[a]:.2f}, {pulls} pulls, {paid} paid"
+    mdp = TabularMDPEnv(states=4, episode_length=3, episodes=2, render_mode="ansi")
+    mdp.reset(seed=0)
+    for t in range(4):
+        obs, *_ = mdp.step(t % 2)
+    assert "inner episode 2/2" in mdp.render().splitlines()[0]
+    assert mdp.render().splitlines()[1] == f"state {int(obs[:4].argmax())} of 4, step 1/3 of the inner episode"
+
+
+def test_record_video_writes_a_maze_trial(tmp_path):
+    pytest.importorskip("moviepy", reason="Gymnasium's RecordVideo needs moviepy")
+    env = gym.wrappers.RecordVideo(gym.make("snail/Maze-v0", size=2, episode_steps=6, render_mode="rgb_array"),
+                                   video_folder=str(tmp_path), episode_trigger=lambda episode: True,
+                                   disable_logger=True)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        done = env.step(env.action_space.sample())[2]
+    env.close()
+    videos = list(tmp_path.glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000

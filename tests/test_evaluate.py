@@ -6,11 +6,14 @@ Tiny runs trained once per module (a few updates of 4 trials); few evaluation tr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
+import matplotlib.figure
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
@@ -18,9 +21,13 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
+import snail
+import snail.envs.maze as maze_module
 from snail import plot
 from snail.checkpoint import FORMAT, CheckpointError
 from snail.config import schemas
+from snail.envs import make_vector_env
+from snail.envs.maze import MazeObsLayout
 from snail.evaluation import EvaluationError, cli, evaluate, load_run, render
 from snail.evaluation.baselines import BASELINES, DEFAULT_GRIDS, make_baseline
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
@@ -262,6 +269,9 @@ def test_record_trial_follows_the_env(tmp_path):
     kwargs = {k: v for k, v in MAZE.items() if k not in ("id", "name")}
     oracle = render.record_trial(make_baseline("oracle", "maze", 1, env_kwargs=kwargs), "maze", kwargs, trial=2)
     assert oracle["seed"] == EVAL_SEED_OFFSET + 2
+    layout = MazeObsLayout(MAZE["view_size"], MAZE["size"])
+    first_heading = layout.headings_of(oracle["obs"][:1])[0]  # the heading shown before the first action
+    assert oracle["start_heading"] == first_heading and [h[0] for h in oracle["headings"]] == [first_heading] * 2
     assert oracle["success"].tolist() == [True, True]
     assert [len(p) - 1 for p in oracle["paths"]] == [oracle["shortest_path"]] * 2
     for path in oracle["paths"]:
@@ -273,18 +283,70 @@ def test_record_trial_follows_the_env(tmp_path):
     assert len(explorer["obs"]) == len(explorer["actions"]) == sum(len(p) - 1 for p in explorer["paths"])
 
 
-def test_render_maze_paths_gif_and_attention(runs, tmp_path):
-    evaluate(eval_cfg(run=str(runs["maze"]), trials=4, render=True, attention=True, out_dir=str(tmp_path)),
-             log=lambda *a: None)
-    assert png_shape(tmp_path / "maze_paths.png") == (400, 800)  # 2 panels of 4 x 4 inches at 100 dpi
+def test_render_maze_paths_gif_attention_and_video(runs, tmp_path):
+    evaluate(eval_cfg(run=str(runs["maze"]), trials=4, render=True, attention=True, video=True,
+                      out_dir=str(tmp_path)), log=lambda *a: None)
+    videos = sorted(tmp_path.glob("trial_0.*"))
+    assert [v.suffix for v in videos] in ([".gif"], [".mp4"]) and videos[0].stat().st_size > 1000
+    if videos[0].suffix == ".gif":
+        with Image.open(videos[0]) as video:  # the 3x3 maze: 7 x 7 squares of 16 pixels
+            assert video.n_frames > 2 and video.size == (7 * 16, 7 * 16)
+    # 2 panels of 4 x 4 inches and their colour bars (0.6 inches) at 100 dpi
+    assert png_shape(tmp_path / "maze_paths.png") == (460, 800)
     # Transformer with 2 layers x 2 heads in the policy and value networks: 8 panels, 4 columns x 2 rows.
-    assert png_shape(tmp_path / "attention.png") == (2 * 320, 4 * 320)
+    # (4.5-inch panels, 1 inch for the colour bar, 100 dpi)
+    assert png_shape(tmp_path / "attention.png") == (2 * 450, 4 * 450 + 100)
     assert mpimg.imread(tmp_path / "attention.png").std() > 0.01  # not blank
     with Image.open(tmp_path / "maze_paths.gif") as gif:
         assert gif.n_frames > 2 and gif.size == (320, 352)
     run = load_run(runs["maze"])
     trial = render.record_trial(render_policy(run), run.env_id, run.env_options)
     _check_path(trial)
+
+
+def test_pictures_have_keys_and_name_the_inner_episode_starts(runs, monkeypatch):
+    """maze_paths: a colour bar per panel (path colour = step); attention: one colour bar (probability) and
+    ticks at the inner-episode starts, labelled."""
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
+    run = load_run(runs["maze"])
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    render.draw_maze_paths(trial, "unused.png")
+    bars = [ax for ax in figures[0].axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 2 and "step of the inner episode" in bars[0].get_xlabel()
+    steps = len(trial["paths"][0]) - 1
+    assert bars[0].get_xlim() == (1, steps)
+    render.draw_attention(render.attention_maps(run.agent, trial), "unused.png", trial=trial)
+    bars = [ax for ax in figures[1].axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and "attention probability" in bars[0].get_ylabel()
+    start = steps  # the second inner episode starts after the first one's steps
+    panel = figures[1].axes[0]
+    assert [t.get_text() for t in panel.get_xticklabels()] == ["step 0", f"episode 2 starts\n(step {start})"]
+    assert list(panel.get_yticks()) == [0, start]
+
+
+def test_video_frames_are_what_the_env_renders():
+    """trial_frames of a recorded trial == the single env's rgb_array render after reset and after every step of
+    the same trial, but for the frame where an inner episode ended: the video shows where the agent got to, the
+    env shows it back at the start at once (the next frame of the video)."""
+    kwargs = {k: v for k, v in MAZE.items() if k not in ("id", "name")}
+    trial = render.record_trial(make_baseline("explorer", "maze", 1, env_kwargs=kwargs), "maze", kwargs, trial=1)
+    frames = render.trial_frames(trial)
+    env = gym.make("snail/Maze-v0", render_mode="rgb_array", **kwargs)
+    env.reset(seed=trial["seed"])
+    rendered = [env.render()]
+    for action in trial["actions"]:
+        env.step(int(action))
+        rendered.append(env.render())
+    episode_ends = np.cumsum([len(path) for path in trial["paths"]]) - 1  # last frame of each inner episode
+    assert len(trial["paths"]) == 2 and trial["success"].all()
+    keep = [i for i in range(len(frames)) if i not in episode_ends[:-1]]
+    assert len(keep) == len(rendered) == len(trial["actions"]) + 1
+    for i, picture in zip(keep, rendered, strict=True):
+        np.testing.assert_array_equal(frames[i], picture, err_msg=f"frame {i}")
+    goal_square = [2 * int(trial["goal"][0]) + 1, 2 * int(trial["goal"][1]) + 1]
+    centre = tuple(frames[episode_ends[0]][goal_square[0] * 16 + 8, goal_square[1] * 16 + 8])
+    assert centre == maze_module.MAZE_COLOURS["agent"]  # the agent on the goal at the end of episode 1
 
 
 def render_policy(run):
@@ -308,6 +370,152 @@ def test_attention_maps_are_causal_distributions(runs):
 def test_attention_needs_a_model_with_attention(runs):
     with pytest.raises(EvaluationError, match="has no attention"):
         evaluate(eval_cfg(run=str(runs["lstm0"]), attention=True), log=lambda *a: None)
+
+
+# ---------------------------------------------------------------------------------------------- load_policy
+
+
+def play_single_envs(policy, seeds, trials_per_env=2, deterministic=True):
+    """A plain Gymnasium loop: one `gymnasium.make` env per seed, `trials_per_env` trials in a row (reset(seed)
+    then reset()), actions from `policy.predict`. Returns trial returns [len(seeds), trials_per_env] and the
+    first trials' actions."""
+    returns, actions = np.zeros((len(seeds), trials_per_env)), []
+    for i, seed in enumerate(seeds):
+        env = policy.make_env()
+        for k in range(trials_per_env):
+            obs, _ = env.reset(seed=int(seed) if k == 0 else None)
+            action, state = policy.predict(obs, deterministic=deterministic)
+            taken = []
+            while True:
+                taken.append(action)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                returns[i, k] += reward
+                if terminated or truncated:
+                    break
+                action, state = policy.predict(obs, state, reward=reward, deterministic=deterministic)
+            if k == 0:
+                actions.append(taken)
+    return returns, actions
+
+
+def play_vector_env(policy, seed, n, trials_per_row=2, deterministic=True):
+    """The native vector env (NEXT_STEP autoreset) with batched `predict`: `trials_per_row` trials per row.
+    Returns trial returns [n, trials_per_row]."""
+    envs = make_vector_env(policy.env_id, n, policy.env_options)
+    obs, _ = envs.reset(seed=seed)
+    actions, state = policy.predict(obs, deterministic=deterministic)
+    returns, trial, autoreset = np.zeros((n, trials_per_row)), np.zeros(n, int), np.zeros(n, bool)
+    while (trial < trials_per_row).any():
+        obs, reward, terminated, truncated, info = envs.step(actions)
+        done = terminated | truncated
+        for i in np.flatnonzero(done & (trial < trials_per_row)):
+            returns[i, trial[i]] = info["trial_return"][i]
+        trial += done
+        actions, state = policy.predict(obs, state, episode_start=autoreset, reward=reward,
+                                        deterministic=deterministic)
+        autoreset = done
+    return returns
+
+
+def recording_logits(monkeypatch, agent) -> list:
+    """Make `agent.step` append the logits it returns to the list returned."""
+    seen, step = [], agent.step
+
+    def recorded(*args, **kwargs):
+        out = step(*args, **kwargs)
+        seen.append(out[0].clone())
+        return out
+
+    monkeypatch.setattr(agent, "step", recorded)
+    return seen
+
+
+def test_predict_loops_give_evaluate_py_greedy_trials(runs, monkeypatch):
+    """Greedy `predict` in a plain single-env loop and in a vector-env loop plays exactly the held-out trials of
+    evaluate_agent(greedy=True): the agent computes the same logits step by step (so it was given the same
+    observations, previous actions and rewards), takes the same actions and gets the same returns; the second
+    trial of each env (after a reset / an autoreset) agrees between the two loops. The bandit's trials run the
+    model's full length: the vector loop's autoreset step must not step past it."""
+    policy = snail.load_policy(runs["snail0"])
+    run = load_run(runs["snail0"])
+    trials, steps = 6, 10
+    expected_logits = recording_logits(monkeypatch, run.agent)
+    expected = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=trials, num_envs=trials, greedy=True)
+    single_logits = recording_logits(monkeypatch, policy.agent)
+    single, actions = play_single_envs(policy, expected["seed"])
+    np.testing.assert_array_equal(single[:, 0], expected["trial_return"])
+    np.testing.assert_array_equal(actions, expected["actions"])
+    assert len(np.unique(actions)) > 1  # the agent's choices vary
+    first_trials = torch.stack(single_logits).view(trials, 2, steps, -1)[:, 0]  # [env, step, action]
+    torch.testing.assert_close(first_trials, torch.stack(expected_logits).transpose(0, 1), rtol=0, atol=1e-5)
+    vector = play_vector_env(policy, EVAL_SEED_OFFSET, trials)
+    np.testing.assert_allclose(vector, single, rtol=0, atol=1e-9)  # float32 info sums vs float64 sums
+
+
+def test_sampling_predict_gives_evaluate_py_sampled_trials(runs):
+    """With the same seed, sampling `predict` draws what evaluate_agent's policy draws: a single env playing
+    the trials one after another (evaluate_agent with num_envs=1), and a batch of rows (num_envs=5). Maze trials
+    end early, at the goal."""
+    run = load_run(runs["maze"])
+    seeds = EVAL_SEED_OFFSET + np.arange(5)
+    one_by_one = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=5, num_envs=1, seed=0)
+    single, actions = play_single_envs(snail.load_policy(runs["maze"], seed=0), seeds, trials_per_env=1,
+                                       deterministic=False)
+    np.testing.assert_allclose(single[:, 0], one_by_one["trial_return"], rtol=0, atol=1e-12)
+    for j, taken in enumerate(actions):
+        np.testing.assert_array_equal(taken, one_by_one["actions"][j, :len(taken)])
+    batch = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=5, num_envs=5, seed=0)
+    vector = play_vector_env(snail.load_policy(runs["maze"], seed=0), EVAL_SEED_OFFSET, 5, trials_per_row=1,
+                             deterministic=False)
+    np.testing.assert_allclose(vector[:, 0], batch["trial_return"], rtol=0, atol=1e-9)
+    assert (batch["episode_lengths"] < 12).any()  # some inner episode reached the goal before the cap
+
+
+def test_load_policy_from_a_checkpoint_file_and_its_sizes(runs):
+    policy = snail.load_policy(runs["snail0"] / "last.pt", device="cpu")
+    assert policy.checkpoint.name == "last.pt"
+    assert (policy.env_id, policy.env_options["pulls"]) == ("snail/Bandit-v0", 10)
+    assert (policy.obs_dim, policy.num_actions, policy.max_trial_steps) == (1, 5, 10)
+    action, state = policy.predict(np.zeros(1, np.float32))
+    assert isinstance(action, int) and 0 <= action < 5 and state.steps.tolist() == [1]
+    actions, state = policy.predict(np.zeros((3, 1), np.float32))
+    assert actions.shape == (3,) and actions.dtype == np.int64 and state.steps.tolist() == [1, 1, 1]
+
+
+def test_predict_refuses_what_it_cannot_use(runs, tmp_path):
+    policy = snail.load_policy(runs["snail0"])
+    obs = np.zeros((2, 1), np.float32)
+    _, state = policy.predict(obs)
+    cases = [
+        (lambda: policy.predict(np.zeros(3)), r"observation has shape \(3,\): expected \(1,\)"),
+        (lambda: policy.predict(obs, state), "reward=None is invalid"),
+        (lambda: policy.predict(obs, episode_start=[True, False]), "episode_start is False with state=None"),
+        (lambda: policy.predict(obs, state, reward=[1.0, 0.0, 1.0]), r"reward has shape \(3,\)"),
+        (lambda: policy.predict(obs[:1], state, reward=1.0), "the state holds 2 rows but 1"),
+        (lambda: policy.predict(obs, {"t": 0}, reward=1.0), "state=dict is invalid"),
+    ]
+    for call, needle in cases:
+        with pytest.raises(ValueError, match=needle):
+            call()
+    with pytest.raises(EvaluationError, match="does not exist"):
+        snail.load_policy(tmp_path / "missing")
+
+
+def test_readme_and_example_act_with_a_run(runs):
+    """The README's "Act with a trained policy" code block and examples/act_with_policy.py run as written."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Act with a trained policy"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[:code.index("```")]
+    assert "runs/bandit/snail/<date-time>" in code
+    namespace = {}
+    exec(code.replace("runs/bandit/snail/<date-time>", str(runs["snail0"])), namespace)  # noqa: S102
+    assert "total" in namespace and 0 <= namespace["total"] <= 10
+    proc = subprocess.run([sys.executable, "examples/act_with_policy.py", str(runs["maze"]), "--trials", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "trial 1:" in proc.stdout and "trial 2:" in proc.stdout
 
 
 # ----------------------------------------------------------------------------------------------------- plot

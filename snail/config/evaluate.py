@@ -34,6 +34,7 @@ class EvaluateConfig:
     tune_trials: int = 500  # tuning trials per grid value of the tunable baselines (other seeds)
     render: bool = False  # maze: maze_paths.png / .gif of inner episodes 1 and 2 of trial `render_trial`
     attention: bool = False  # attention.png: attention maps of that trial (snail, attn_only, transformer)
+    video: bool = False  # maze: trial_<render_trial>.mp4 (with moviepy, else .gif), as the env renders it
     render_trial: int = 0
     out_dir: str | None = None  # null: the run folder, or runs/evaluate/<env>/<date-time> without a run
     torch_threads: int | None = None

@@ -68,6 +68,8 @@ class MetaVectorEnv(VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    # (lowest, highest) reward a step can give (a row's autoreset step gives 0); the task sets it when known.
+    reward_bounds: tuple[float, float] = (-np.inf, np.inf)
 
     def _setup(self, num_envs: int, obs_dim: int, num_actions: int, episodes: int, max_trial_steps: int):
         """Spaces and trial bookkeeping; called by the subclass's __init__ once its options are checked."""
@@ -243,20 +245,31 @@ class MetaEnv(gym.Env):
 
     `reset(seed=s)` seeds the env's `np_random`, which is the row's generator: the same seed gives what row i
     of the vector env gives after `reset(seed=s - i)`. Stepping after the trial ended needs a `reset()`.
+
+    `render_mode` (None or one of `metadata["render_modes"]`): "ansi" gives a text view of the trial so far
+    (a status line, then the task's `_render_text()`); a task that draws pictures adds "rgb_array" and
+    implements `_render_rgb()`.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
     vector_class: type[MetaVectorEnv]
 
-    def __init__(self, **kwargs):
+    def __init__(self, render_mode: str | None = None, **kwargs):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={render_mode!r} is invalid: expected None or one of "
+                             f"{self.metadata['render_modes']}")
+        self.render_mode = render_mode
         self._core = self.vector_class(num_envs=1, **kwargs)
         self.observation_space = self._core.single_observation_space
         self.action_space = self._core.single_action_space
         self.max_trial_steps = self._core.max_trial_steps
+        self.reward_bounds = self._core.reward_bounds
         if hasattr(self._core, "obs_layout"):  # the tasks whose observation has parts besides the flag
             self.obs_layout = self._core.obs_layout
         self._rows = np.zeros(1, np.int64)
         self._action = np.zeros(1, np.int64)
+        self._actions: list[int] = []  # the trial's actions and rewards so far (what render shows)
+        self._rewards: list[float] = []
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -267,6 +280,7 @@ class MetaEnv(gym.Env):
         core._start_trials(self._rows)
         core._needs_reset[0] = core._any_needs_reset = False
         core._started = True
+        self._actions, self._rewards = [], []
         return core._obs[0].copy(), self._unbatch(core._task_info(self._rows))
 
     def step(self, action):
@@ -284,7 +298,39 @@ class MetaEnv(gym.Env):
         self._action[0] = action
         obs, reward, terminated, _, info = core._step(self._action)
         info = self._unbatch({k: v for k, v in info.items() if not k.startswith("_")})
+        self._actions.append(int(action))
+        self._rewards.append(float(reward[0]))
         return obs[0], float(reward[0]), bool(terminated[0]), False, info
+
+    def render(self):
+        """The current trial as text ("ansi") or an RGB image uint8 [H, W, 3] ("rgb_array"), as `render_mode`
+        says; None (with Gymnasium's warning) without a render mode."""
+        if self.render_mode is None:
+            gym.logger.warn("render() was called without a render_mode: pass render_mode= to gymnasium.make "
+                            f"(one of {self.metadata['render_modes']})")
+            return None
+        if not self._core._started:
+            raise gym.error.ResetNeeded("render() was called before reset()")
+        if self.render_mode == "rgb_array":
+            return self._render_rgb()
+        return f"{self._status_line()}\n{self._render_text()}"
+
+    def _status_line(self) -> str:
+        """Step, inner episode, the last action and reward, and the return so far."""
+        core, t = self._core, len(self._actions)
+        parts = [f"step {t}/{core.max_trial_steps}"]
+        if core.episodes > 1:
+            parts.append(f"inner episode {min(int(core._ep_idx[0]) + 1, core.episodes)}/{core.episodes}")
+        if t:
+            parts.append(f"last action {self._actions[-1]}, reward {self._rewards[-1]:+.3g}")
+        parts.append(f"return {sum(self._rewards):.3g}" + (" (trial over)" if core._any_needs_reset else ""))
+        return ", ".join(parts)
+
+    def _render_text(self) -> str:
+        raise NotImplementedError
+
+    def _render_rgb(self) -> np.ndarray:
+        raise NotImplementedError
 
     @staticmethod
     def _unbatch(values: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -26,6 +26,8 @@ class BanditVectorEnv(MetaVectorEnv):
     Exposes `arm_probs` (float64 [num_envs, K], the current trials' p).
     """
 
+    reward_bounds = (0.0, 1.0)
+
     def __init__(self, num_envs: int = 1, arms: int = 5, pulls: int = 100):
         num_envs = check_int("num_envs", num_envs, 1)
         self.arms = check_int("arms", arms, 2)
@@ -70,9 +72,19 @@ class BanditVectorEnv(MetaVectorEnv):
 
 
 class BanditEnv(MetaEnv):
-    """One bandit trial per episode; see the module docstring. Options: `arms` (K >= 2), `pulls` (N >= 1)."""
+    """One bandit trial per episode; see the module docstring. Options: `arms` (K >= 2), `pulls` (N >= 1),
+    `render_mode` None or "ansi" (each arm's p, pulls and rewards so far)."""
 
     vector_class = BanditVectorEnv
 
-    def __init__(self, arms: int = 5, pulls: int = 100):
-        super().__init__(arms=arms, pulls=pulls)
+    def __init__(self, arms: int = 5, pulls: int = 100, render_mode: str | None = None):
+        super().__init__(render_mode=render_mode, arms=arms, pulls=pulls)
+
+    def _render_text(self) -> str:
+        probs = self._core.arm_probs[0]
+        actions, rewards = np.asarray(self._actions, np.int64), np.asarray(self._rewards)
+        pulls = np.bincount(actions, minlength=len(probs))
+        paid = np.bincount(actions, weights=rewards, minlength=len(probs)).astype(np.int64)
+        last = self._actions[-1] if self._actions else None
+        return "\n".join(f"{'*' if a == last else ' '} arm {a}: p={p:.2f}, {pulls[a]} pulls, {paid[a]} paid"
+                         for a, p in enumerate(probs))

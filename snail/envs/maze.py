@@ -230,6 +230,58 @@ def cell_square(cell) -> tuple[int, int]:
     return 2 * int(cell[0]) + 1, 2 * int(cell[1]) + 1
 
 
+# Colours (RGB) of `maze_image`, and the characters of `maze_text` (the agent is an arrow, "^>v<" by heading).
+MAZE_COLOURS = {"open": (255, 255, 255), "wall": (40, 40, 40), "goal": (220, 50, 50), "start": (180, 225, 180),
+                "seen": (255, 240, 170), "agent": (30, 90, 210)}
+MAZE_CHARS = {OPEN: " ", WALL: "#", GOAL: "G", "start": "S", "agent": "^>v<"}
+
+
+@functools.cache
+def _arrow(scale: int, heading: int) -> np.ndarray:
+    """bool [scale, scale]: a triangle pointing towards `heading` (0 N .. 3 W) inside a square."""
+    u, v = np.meshgrid((np.arange(scale) + 0.5) / scale, (np.arange(scale) + 0.5) / scale, indexing="ij")
+    north = (u >= 0.15) & (u <= 0.85) & (np.abs(v - 0.5) <= 0.5 * (u - 0.15))
+    return np.rot90(north, k=-heading)  # clockwise quarter turns: N -> E -> S -> W
+
+
+def maze_image(grid: np.ndarray, agent_cell, heading: int, start_cell=None, layout: MazeObsLayout | None = None,
+               scale: int = 16) -> np.ndarray:
+    """An RGB picture, uint8 [rows * scale, columns * scale, 3], of a maze drawn in squares (as in `grids`):
+    walls dark, the goal red, the start cell (if given) green, the open squares of the agent's view window
+    (with `layout`: what its observation shows) yellow, and the agent as a blue arrow towards `heading`."""
+    grid = np.asarray(grid)
+    height, width = grid.shape
+    colours = np.empty((height, width, 3), np.uint8)
+    colours[:] = MAZE_COLOURS["open"]
+    row, col = cell_square(agent_cell)
+    if layout is not None:
+        rows, cols = layout.window_offsets
+        seen_r, seen_c = row + rows[heading], col + cols[heading]
+        inside = (seen_r >= 0) & (seen_r < height) & (seen_c >= 0) & (seen_c < width)
+        colours[seen_r[inside], seen_c[inside]] = MAZE_COLOURS["seen"]
+    if start_cell is not None:
+        colours[cell_square(start_cell)] = MAZE_COLOURS["start"]
+    colours[grid == WALL] = MAZE_COLOURS["wall"]
+    colours[grid == GOAL] = MAZE_COLOURS["goal"]
+    image = np.repeat(np.repeat(colours, scale, axis=0), scale, axis=1)
+    image[row * scale:(row + 1) * scale, col * scale:(col + 1) * scale][_arrow(scale, int(heading))] = \
+        MAZE_COLOURS["agent"]
+    return image
+
+
+def maze_text(grid: np.ndarray, agent_cell, heading: int, start_cell=None) -> str:
+    """The maze drawn in squares as text, one character a square (`MAZE_CHARS`): walls "#", the goal "G", the
+    start cell "S", the agent an arrow towards `heading`."""
+    grid = np.asarray(grid)
+    chars = np.full(grid.shape, MAZE_CHARS[OPEN])
+    chars[grid == WALL] = MAZE_CHARS[WALL]
+    chars[grid == GOAL] = MAZE_CHARS[GOAL]
+    if start_cell is not None:
+        chars[cell_square(start_cell)] = MAZE_CHARS["start"]
+    chars[cell_square(agent_cell)] = MAZE_CHARS["agent"][int(heading)]
+    return "\n".join("".join(row) for row in chars)
+
+
 def grid_path(grid: np.ndarray, start: tuple[int, int], goal: tuple[int, int]) -> list[int] | None:
     """Directions (0 N .. 3 W) of the fewest cell moves from square `start` to square `goal`, or None if no
     path joins them (breadth-first search).
@@ -282,8 +334,11 @@ class MazeVectorEnv(MetaVectorEnv):
 
     Exposes the current trials' layouts: `grids` (uint8 [num_envs, 2*size+1, 2*size+1]; OPEN, WALL or GOAL;
     cell (r, c) is square (2r+1, 2c+1)), `start_cells`, `goal_cells`, `agent_cells` (int [num_envs, 2],
-    (row, column) of a cell) and `headings` (int [num_envs]); and `obs_layout` (a `MazeObsLayout`).
+    (row, column) of a cell), `headings` and `start_headings` (int [num_envs]); and `obs_layout` (a
+    `MazeObsLayout`).
     """
+
+    reward_bounds = (STEP_REWARD + WALL_PENALTY, STEP_REWARD + GOAL_REWARD)
 
     def __init__(self, num_envs: int = 1, preset: str = "small", size: int | None = None,
                  episode_steps: int | None = None, episodes: int = 2, actions: str = "egocentric",
@@ -378,6 +433,11 @@ class MazeVectorEnv(MetaVectorEnv):
     def headings(self) -> np.ndarray:
         return self._heading.copy()
 
+    @property
+    def start_headings(self) -> np.ndarray:
+        """The heading every inner episode of the current trials starts with."""
+        return self._start_heading.copy()
+
     # ---- task hooks ---------------------------------------------------------------------------------------
 
     def _new_trials(self, rows: np.ndarray) -> None:
@@ -470,13 +530,27 @@ class MazeVectorEnv(MetaVectorEnv):
 
 
 class MazeEnv(MetaEnv):
-    """One maze trial per episode; see the module docstring."""
+    """One maze trial per episode; see the module docstring. `render_mode`: None, "ansi" (`maze_text`) or
+    "rgb_array" (`maze_image`: the maze, what the agent sees, the agent; for Gymnasium's RecordVideo)."""
 
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 8}
     vector_class = MazeVectorEnv
 
     def __init__(self, preset: str = "small", size: int | None = None, episode_steps: int | None = None,
                  episodes: int = 2, actions: str = "egocentric", view_size: int = 3,
-                 observe_position: bool = False, max_episode_steps: int | None = None):
-        super().__init__(preset=preset, size=size, episode_steps=episode_steps, episodes=episodes,
-                         actions=actions, view_size=view_size, observe_position=observe_position,
-                         max_episode_steps=max_episode_steps)
+                 observe_position: bool = False, max_episode_steps: int | None = None,
+                 render_mode: str | None = None):
+        super().__init__(render_mode=render_mode, preset=preset, size=size, episode_steps=episode_steps,
+                         episodes=episodes, actions=actions, view_size=view_size,
+                         observe_position=observe_position, max_episode_steps=max_episode_steps)
+
+    def _drawing(self) -> dict:
+        core = self._core
+        return {"grid": core.grids[0], "agent_cell": core.agent_cells[0], "heading": int(core.headings[0]),
+                "start_cell": core.start_cells[0]}
+
+    def _render_text(self) -> str:
+        return maze_text(**self._drawing())
+
+    def _render_rgb(self) -> np.ndarray:
+        return maze_image(**self._drawing(), layout=self.obs_layout)

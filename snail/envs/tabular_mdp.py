@@ -163,9 +163,17 @@ class TabularMDPVectorEnv(MetaVectorEnv):
 
 
 class TabularMDPEnv(MetaEnv):
-    """One random-MDP trial per episode; see the module docstring."""
+    """One random-MDP trial per episode; see the module docstring. `render_mode` None or "ansi" (the state
+    and the step of the inner episode)."""
 
     vector_class = TabularMDPVectorEnv
 
-    def __init__(self, states: int = 10, actions: int = 5, episode_length: int = 10, episodes: int = 10):
-        super().__init__(states=states, actions=actions, episode_length=episode_length, episodes=episodes)
+    def __init__(self, states: int = 10, actions: int = 5, episode_length: int = 10, episodes: int = 10,
+                 render_mode: str | None = None):
+        super().__init__(render_mode=render_mode, states=states, actions=actions, episode_length=episode_length,
+                         episodes=episodes)
+
+    def _render_text(self) -> str:
+        core = self._core
+        step = int(core._t[0]) - core.episode_length * min(int(core._ep_idx[0]), core.episodes - 1)
+        return f"state {int(core._state[0])} of {core.states}, step {step}/{core.episode_length} of the inner episode"

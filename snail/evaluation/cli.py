@@ -3,7 +3,7 @@
     python evaluate.py run=runs/bandit/snail/<date-time>          # the run's best.pt, its env, + baselines
     python evaluate.py run=runs/.../last.pt baseline=none        # a checkpoint file; the agent alone
     python evaluate.py env=bandit baseline=ucb1                  # one baseline alone (no run)
-    python evaluate.py run=runs/maze/... render=true attention=true
+    python evaluate.py run=runs/maze/... render=true attention=true video=true
 
 The agent is rebuilt from the run's `config.yaml` (the checkpoint's copy of the config when the folder has
 none) and the checkpoint's weights, and plays `trials` trials (default 1000) whose tasks come from env seeds
@@ -22,8 +22,9 @@ since the undiscounted fixed-horizon task has no exactly right discount; the cho
 Outputs (into the run folder, or `runs/evaluate/<env>/<date-time>/` without a run; `out_dir` overrides):
 `evaluation.json` (config, seeds, per-row metrics with 95% confidence intervals), `evaluation.md` (the
 table in Markdown); with `render=true` on a maze `maze_paths.png` (the path of inner episodes 1 and 2) and
-`maze_paths.gif`; with `attention=true` `attention.png` (attention probabilities, one T x T map per
-attention head, for SNAIL / attention-only / Transformer agents).
+`maze_paths.gif`; with `video=true` on a maze `trial_<render_trial>.mp4` (with moviepy, else `.gif`), the
+trial as the env's rgb_array render draws it; with `attention=true` `attention.png` (attention probabilities,
+one T x T map per attention head, for SNAIL / attention-only / Transformer agents).
 
 Errors the user can fix (missing run folder, unreadable or foreign checkpoint, a config that no longer fits
 the code) raise `EvaluationError` (a ValueError) or `CheckpointError` with a one-line message; `cli` turns
@@ -92,6 +93,7 @@ class Request:
     env_options: dict
     baselines: list[str]
     render_maze: bool  # maze paths asked for and possible
+    video_maze: bool  # a maze video asked for and possible
     out_dir: Path
 
     @property
@@ -131,8 +133,11 @@ def resolve_request(cfg: DictConfig, log=print) -> Request:
     render_maze = settings.render and env_name == "maze"
     if settings.render and not render_maze:
         log(f"note: render=true draws maze paths; env {env_name!r} has none (attention=true works on any env)")
-    if render_maze and run is None and len(names) != 1:
-        raise EvaluationError("render=true without a run draws one baseline's paths: pick it with "
+    video_maze = settings.video and env_name == "maze"
+    if settings.video and not video_maze:
+        log(f"note: video=true films maze trials; env {env_name!r} has no pictures")
+    if (render_maze or video_maze) and run is None and len(names) != 1:
+        raise EvaluationError("render=true or video=true without a run draws one baseline's paths: pick it with "
                               f"baseline=<name> (one of {BASELINES[env_name]})")
     if settings.attention:
         if run is None:
@@ -142,7 +147,7 @@ def resolve_request(cfg: DictConfig, log=print) -> Request:
         if not has_attention(run.agent):
             raise EvaluationError(f"attention=true: model {run.model_name!r} has no attention blocks (snail, "
                                   "attn_only and transformer have)")
-    return Request(settings, run, env_cfg, env_id, options, names, render_maze,
+    return Request(settings, run, env_cfg, env_id, options, names, render_maze, video_maze,
                    _out_dir(settings, run, env_name))
 
 
@@ -196,7 +201,7 @@ def score_rows(req: Request, log=print) -> tuple[list[dict], np.ndarray]:
 
 
 def draw_pictures(req: Request, rows: list[dict], log=print) -> None:
-    """Maze paths (PNG, GIF) and attention maps of trial `render_trial`, as asked."""
+    """Maze paths (PNG, GIF), the maze video and attention maps of trial `render_trial`, as asked."""
     from snail.evaluation import render
 
     s = req.settings
@@ -212,6 +217,8 @@ def draw_pictures(req: Request, rows: list[dict], log=print) -> None:
         png = render.draw_maze_paths(trial, req.out_dir / "maze_paths.png", title=title)
         gif = render.animate_maze(trial, req.out_dir / "maze_paths.gif", title=title)
         log(f"wrote {png}" + (f" and {gif}" if gif else " (no GIF: pillow is not installed)"))
+    if req.video_maze:
+        log(f"wrote {render.write_video(render.trial_frames(trial), req.out_dir / f'trial_{s.render_trial}')}")
     if s.attention:
         maps = render.attention_maps(req.run.agent, trial)
         png = render.draw_attention(maps, req.out_dir / "attention.png", trial=trial, title=title)
@@ -256,7 +263,7 @@ def evaluate(cfg: DictConfig | Mapping, log=print) -> tuple[dict, Path]:
     log("")
     log(format_table(report))
     log(f"\nwrote {json_path} and {md_path}")
-    if req.render_maze or s.attention:
+    if req.render_maze or req.video_maze or s.attention:
         draw_pictures(req, rows, log)
     return report, req.out_dir
 

@@ -3,9 +3,10 @@
     trial = record_trial(policy, "maze", env_kwargs, seed=0, trial=0)   # any run_trials policy
     draw_maze_paths(trial, "maze_paths.png")     # one panel per inner episode: explore, then straight to goal
     animate_maze(trial, "maze_paths.gif")        # the same, step by step (matplotlib's PillowWriter)
+    write_video(trial_frames(trial), "trial_0")  # the env's own pictures (rgb_array): trial_0.mp4 or .gif
     draw_attention(attention_maps(agent, trial), "attention.png", trial=trial)
 
-`python evaluate.py run=... render=true attention=true` calls these. Trial j is the task of env seed
+`python evaluate.py run=... render=true attention=true video=true` calls these. Trial j is the task of env seed
 `EVAL_SEED_OFFSET + seed + j`, the j-th trial of the evaluation table (the agent's sampled actions may
 differ from the ones it took there: the picture samples with its own one-row generator).
 
@@ -32,7 +33,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 
 from snail.blocks import AttentionBlock  # noqa: E402
 from snail.envs import env_id_of, inner_episode_starts, make_vector_env  # noqa: E402
-from snail.envs.maze import WALL  # noqa: E402
+from snail.envs.maze import WALL, MazeObsLayout, maze_image  # noqa: E402
 from snail.models import CausalSelfAttention  # noqa: E402
 from snail.trials import EVAL_SEED_OFFSET, play_trials  # noqa: E402
 
@@ -47,6 +48,7 @@ def record_trial(policy, env_id: str, env_options: dict | None = None, seed: int
     Returns a dict: `seed`, `obs` [T, D], `prev_action` [T], `prev_reward` [T] (the agent's inputs, -1 / 0 at
     the first step), `actions` [T], `rewards` [T], `episode` [T] (inner-episode index of each step); for a
     maze also `grid` (squares: 0 open, 1 wall, 2 goal), `start`, `goal` (cells), `start_heading`,
+    `egocentric`, `view_size`,
     `paths` (one [n_k + 1, 2] int array of cells per inner episode that started: the start cell, then the
     cell after every step), `headings` (the same per episode, heading after each step), `success` (bool per
     inner episode), `shortest_path`.
@@ -84,9 +86,9 @@ class MazePathRecorder:
 
     def _start(self) -> None:
         u = self.env
-        start, heading = u.start_cells[0].copy(), int(u.headings[0])
+        start, heading = u.start_cells[0].copy(), int(u.start_headings[0])  # called after the first step
         self.maze = {"grid": u.grids[0], "start": start, "goal": u.goal_cells[0].copy(), "start_heading": heading,
-                     "egocentric": bool(u.egocentric)}
+                     "egocentric": bool(u.egocentric), "view_size": int(u.view_size)}
         self.paths, self.headings = [[start.copy()]], [[heading]]
 
     def __call__(self, t, action, reward, done, info, in_trial) -> None:
@@ -143,14 +145,14 @@ def _episode_title(trial: dict, k: int) -> str:
 def draw_maze_paths(trial: dict, path: str | Path, episodes: tuple[int, ...] = (1, 2), title: str | None = None,
                     panel_size: float = 4.0, dpi: int = 100) -> Path:
     """One panel per inner episode in `episodes` (1-based, those that happened): the maze, start (S), goal (G)
-    and the agent's path, coloured from early (light) to late (dark) steps. Figure size: panel_size *
-    (number of panels) x panel_size inches at `dpi`."""
+    and the agent's path, coloured from early (light) to late (dark) steps, with a colour bar under each panel
+    as the key. Figure size: panel_size * (number of panels) x (panel_size + 0.6) inches at `dpi`."""
     if "paths" not in trial:
         raise ValueError("draw_maze_paths needs a maze trial (record_trial on a maze env)")
     shown = [k - 1 for k in episodes if 0 < k <= len(trial["paths"])]
     if not shown:
         raise ValueError(f"episodes {episodes} did not happen in this trial ({len(trial['paths'])} started)")
-    fig, axes = plt.subplots(1, len(shown), figsize=(panel_size * len(shown), panel_size), dpi=dpi,
+    fig, axes = plt.subplots(1, len(shown), figsize=(panel_size * len(shown), panel_size + 0.6), dpi=dpi,
                              squeeze=False, layout="constrained")
     for ax, k in zip(axes[0], shown, strict=True):
         _draw_maze(ax, trial)
@@ -161,8 +163,11 @@ def draw_maze_paths(trial: dict, path: str | Path, episodes: tuple[int, ...] = (
         if len(xy) > 1:
             segments = np.stack([xy[:-1], xy[1:]], axis=1)
             lines = LineCollection(segments, cmap="viridis_r", linewidths=2.0)
-            lines.set_array(np.arange(len(segments)))
+            lines.set_array(np.arange(1, len(segments) + 1))  # segment i is step i + 1 of the inner episode
             ax.add_collection(lines)
+            key = fig.colorbar(lines, ax=ax, orientation="horizontal", fraction=0.05, pad=0.02, aspect=30)
+            key.set_label("step of the inner episode (early → late)", fontsize=8)
+            key.ax.tick_params(labelsize=7)
         ax.plot(*xy[-1], marker="o", color="black", markersize=5)
         ax.set_title(_episode_title(trial, k), fontsize=9)
     if title:
@@ -217,6 +222,36 @@ def animate_maze(trial: dict, path: str | Path, episodes: tuple[int, ...] = (1, 
         logger.setLevel(level)
     plt.close(fig)
     return path
+
+
+def trial_frames(trial: dict, scale: int = 16) -> list[np.ndarray]:
+    """The maze trial as RGB frames (`snail.envs.maze.maze_image`, what the env's rgb_array render draws): the
+    start of every inner episode, then the agent after each step; the last step of an inner episode shows where
+    it got to (the goal, or where the cap stopped it) before the next episode's start frame."""
+    grid = np.asarray(trial["grid"])
+    layout = MazeObsLayout(trial["view_size"], (grid.shape[0] - 1) // 2, egocentric=trial["egocentric"])
+    return [maze_image(grid, cell, heading, trial["start"], layout=layout, scale=scale)
+            for path, headings in zip(trial["paths"], trial["headings"], strict=True)
+            for cell, heading in zip(path, headings, strict=True)]
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 8) -> Path:
+    """`frames` (uint8 [H, W, 3] each) as a video at `path` without its suffix: an .mp4 when moviepy is
+    installed (what Gymnasium's RecordVideo uses), else an animated .gif (pillow). Returns the file written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        from moviepy.video.io.ImageSequenceClip import ImageSequenceClip
+    except ImportError:
+        from PIL import Image
+
+        out = path.with_suffix(".gif")
+        images = [Image.fromarray(frame) for frame in frames]
+        images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        return out
+    out = path.with_suffix(".mp4")
+    ImageSequenceClip(list(frames), fps=fps).write_videofile(str(out), logger=None)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- attention
@@ -298,37 +333,52 @@ def attention_maps(agent, trial: dict) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def _episode_ticks(ax, starts: list[int], T: int) -> None:
+    """Tick both axes of a T x T map at the first step and at every inner-episode start, labelled as such."""
+    ticks = [0, *starts]
+    labels = ["step 0"] + [f"episode {k + 2} starts\n(step {s})" for k, s in enumerate(starts)]
+    ax.set_xticks(ticks, labels, fontsize=6)
+    ax.set_yticks(ticks, [label.replace("\n", " ") for label in labels], fontsize=6)
+
+
 def draw_attention(maps: list[tuple[str, np.ndarray]], path: str | Path, trial: dict | None = None,
-                   title: str | None = None, panel_size: float = 3.2, max_cols: int = 4, dpi: int = 100) -> Path:
+                   title: str | None = None, panel_size: float = 4.5, max_cols: int = 4, dpi: int = 100) -> Path:
     """One T x T heatmap per attention head (row t: how step t's query spreads over steps 0..t), square-root
-    colour scale; dashed lines mark inner-episode starts when `trial` is given. Figure size: panel_size *
-    columns x panel_size * rows inches at `dpi` (columns = min(heads, max_cols))."""
+    colour scale with a colour bar; when `trial` is given, dashed lines mark the inner-episode starts and the
+    ticks name them ("episode 2 starts"). Figure size: panel_size * columns + 1 (the colour bar) x panel_size *
+    rows inches at `dpi` (columns = min(heads, max_cols))."""
     from matplotlib.colors import PowerNorm
 
     panels = [(f"{label}" + (f", head {h + 1}" if probs.shape[0] > 1 else ""), probs[h])
               for label, probs in maps for h in range(probs.shape[0])]
     cols = min(len(panels), max_cols)
     rows = math.ceil(len(panels) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols, panel_size * rows), dpi=dpi, squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols + 1, panel_size * rows), dpi=dpi,
+                             squeeze=False, layout="constrained")
     cmap = plt.get_cmap("magma").with_extremes(bad="0.9")  # future steps (never read) in light grey
+    norm = PowerNorm(0.5, vmin=0, vmax=1)
     starts = []
     if trial is not None and "episode" in trial:
-        starts = list(np.flatnonzero(np.diff(trial["episode"]) > 0) + 1)
+        starts = [int(s) for s in np.flatnonzero(np.diff(trial["episode"]) > 0) + 1]
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
+    image = None
     for ax, (label, probs) in zip(axes.flat, panels, strict=False):
         T = probs.shape[-1]
         probs = np.where(np.triu(np.ones((T, T), dtype=bool), 1), np.nan, probs)
-        ax.imshow(probs, cmap=cmap, norm=PowerNorm(0.5, vmin=0, vmax=1), interpolation="nearest",
-                  extent=(-0.5, T - 0.5, T - 0.5, -0.5))
+        image = ax.imshow(probs, cmap=cmap, norm=norm, interpolation="nearest", extent=(-0.5, T - 0.5, T - 0.5, -0.5))
         for s in starts:
             ax.axvline(s - 0.5, color="cyan", lw=0.6, ls="--")
             ax.axhline(s - 0.5, color="cyan", lw=0.6, ls="--")
+        if starts:
+            _episode_ticks(ax, starts, T)
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("step read", fontsize=7)
         ax.set_ylabel("step reading", fontsize=7)
         ax.tick_params(labelsize=6)
+    bar = fig.colorbar(image, ax=axes, shrink=0.8, aspect=40)
+    bar.set_label("attention probability (square-root scale)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(f"attention: {title}", fontsize=9)
     path = Path(path)
