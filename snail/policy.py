@@ -156,4 +156,4 @@ def load_policy(path: str | Path, checkpoint: str = "best", device: str | torch.
     from snail.evaluation.runs import load_run  # not at import time: the core does not import evaluation
 
     run = load_run(path, checkpoint, resolve_device(str(device)) if isinstance(device, str) else device)
-    return Policy(run.agent, run.env_id, run.env_kwargs, seed=seed, config=run.config, checkpoint=run.checkpoint)
+    return Policy(run.agent, run.env_id, run.env_options, seed=seed, config=run.config, checkpoint=run.checkpoint)

@@ -310,7 +310,7 @@ def test_pictures_have_keys_and_name_the_inner_episode_starts(runs, monkeypatch)
     figures = []
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
     run = load_run(runs["maze"])
-    trial = render.record_trial(render_policy(run), run.env_id, run.env_kwargs)
+    trial = render.record_trial(render_policy(run), run.env_id, run.env_options)
     render.draw_maze_paths(trial, "unused.png")
     bars = [ax for ax in figures[0].axes if ax.get_label() == "<colorbar>"]
     assert len(bars) == 2 and "step of the inner episode" in bars[0].get_xlabel()
@@ -440,7 +440,7 @@ def test_predict_loops_give_evaluate_py_greedy_trials(runs, monkeypatch):
     run = load_run(runs["snail0"])
     trials, steps = 6, 10
     expected_logits = recording_logits(monkeypatch, run.agent)
-    expected = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=trials, num_envs=trials, greedy=True)
+    expected = evaluate_agent(run.agent, run.env_id, run.env_options, trials=trials, num_envs=trials, greedy=True)
     single_logits = recording_logits(monkeypatch, policy.agent)
     single, actions = play_single_envs(policy, expected["seed"])
     np.testing.assert_array_equal(single[:, 0], expected["trial_return"])
@@ -458,13 +458,13 @@ def test_sampling_predict_gives_evaluate_py_sampled_trials(runs):
     end early, at the goal."""
     run = load_run(runs["maze"])
     seeds = EVAL_SEED_OFFSET + np.arange(5)
-    one_by_one = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=5, num_envs=1, seed=0)
+    one_by_one = evaluate_agent(run.agent, run.env_id, run.env_options, trials=5, num_envs=1, seed=0)
     single, actions = play_single_envs(snail.load_policy(runs["maze"], seed=0), seeds, trials_per_env=1,
                                        deterministic=False)
     np.testing.assert_allclose(single[:, 0], one_by_one["trial_return"], rtol=0, atol=1e-12)
     for j, taken in enumerate(actions):
         np.testing.assert_array_equal(taken, one_by_one["actions"][j, :len(taken)])
-    batch = evaluate_agent(run.agent, run.env_id, run.env_kwargs, trials=5, num_envs=5, seed=0)
+    batch = evaluate_agent(run.agent, run.env_id, run.env_options, trials=5, num_envs=5, seed=0)
     vector = play_vector_env(snail.load_policy(runs["maze"], seed=0), EVAL_SEED_OFFSET, 5, trials_per_row=1,
                              deterministic=False)
     np.testing.assert_allclose(vector[:, 0], batch["trial_return"], rtol=0, atol=1e-9)
