@@ -7,6 +7,7 @@ is 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -86,7 +87,9 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: PPOConfig,
                generator: torch.Generator | None = None) -> dict[str, float]:
-    """Several epochs of clipped PPO over minibatches of whole trials. Returns diagnostics for logging."""
+    """Several epochs of clipped PPO over minibatches of whole trials. Returns diagnostics for logging, and
+    `nonfinite_minibatches`: how many minibatches had a non-finite loss or gradient (their step is skipped;
+    the diagnostics average the others, NaN when none is left)."""
     advantages, returns = compute_gae(batch.rewards, batch.values, batch.mask, cfg.gamma, cfg.gae_lambda)
     num_trials = batch.obs.shape[0]
     maskf = batch.mask.float()
@@ -96,6 +99,7 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
 
     stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
                                                       "clip_fraction")}
+    skipped = 0
     for _epoch in range(cfg.epochs):
         order = torch.randperm(num_trials, generator=generator, device=batch.obs.device)
         epoch_kls = []
@@ -132,10 +136,18 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
             entropy_mean = masked_mean(entropy, mb_mask)
             loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
 
+            # A non-finite loss or gradient (divergence: a learning rate too large, say) is never applied: the
+            # minibatch's step is skipped and counted, and the caller decides what to do (snail.train rolls back).
             optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                skipped += 1
+                continue
             loss.backward()
-            for params in clip_groups:
-                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            norms = [nn.utils.clip_grad_norm_(params, cfg.max_grad_norm) for params in clip_groups]
+            if not bool(torch.isfinite(torch.stack(norms)).all()):
+                optimizer.zero_grad(set_to_none=True)
+                skipped += 1
+                continue
             optimizer.step()
 
             for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
@@ -143,13 +155,14 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                                ("clip_fraction", clip_fraction)):
                 stats[key].append(float(value.detach()))
             epoch_kls.append(float(approx_kl))
-        if cfg.target_kl is not None and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
+        if cfg.target_kl is not None and epoch_kls and sum(epoch_kls) / len(epoch_kls) > cfg.target_kl:
             break
 
     valid_returns, valid_values = returns[batch.mask], batch.values[batch.mask]
     var_returns = valid_returns.var()
     explained_variance = float(1 - (valid_returns - valid_values).var() / var_returns) if var_returns > 0 else 0.0
-    result = {key: sum(v) / len(v) for key, v in stats.items()}
+    result = {key: sum(v) / len(v) if v else math.nan for key, v in stats.items()}
     result["explained_variance"] = explained_variance
     result["epochs_done"] = float(_epoch + 1)
+    result["nonfinite_minibatches"] = float(skipped)  # steps skipped for a non-finite loss or gradient
     return result
