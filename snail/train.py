@@ -2,15 +2,23 @@
 
 `train(cfg, run_dir)` is what `python train.py` calls; tests and notebooks call it directly with a config
 composed by Hydra's compose API (or any mapping of the same shape).
+
+What a run guarantees (README, "What a run guarantees"): one process per run folder (`snail.rundir.RunLock`,
+held from `claim` to `close`); a new run only in an empty folder; every rewritten file replaced atomically, so a
+kill at any moment leaves a run that resumes on the same curve; nothing non-finite applied, logged or saved
+(an update with a non-finite loss, gradient, weight or policy output is rolled back and retried, and
+MAX_BAD_UPDATES of them in a row stop the run with `TrainingDiverged`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import signal
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,32 +29,43 @@ from torch.utils.tensorboard.summary import hparams
 from tqdm import tqdm
 
 from snail.agent import build_agent
-from snail.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from snail.checkpoint import CheckpointError, check_state_dict, load_checkpoint, save_checkpoint
 from snail.config import ConfigError
 from snail.config.train import TrainConfig
 from snail.device import resolve_device
 from snail.envs import env_options, make_vector_env
+from snail.finite import NonFiniteError, all_finite
 from snail.metrics import scalars, summarize
 from snail.ppo import ppo_update
 from snail.rollout import collect_trials
+from snail.rundir import RunLock, atomic_write, claim_fresh, read_metrics, remove_stale_temps, write_metrics
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy, run_trials
 
 # Spreads the training seeds of runs with different `seed` values far apart.
 _SEED_STRIDE = 10_000_019
+# Updates in a row rolled back for non-finite numbers before the run stops (TrainingDiverged).
+MAX_BAD_UPDATES = 3
 
 
+class TrainingDiverged(NonFiniteError):
+    """MAX_BAD_UPDATES updates in a row gave non-finite numbers; the message (one line) names the likely cause."""
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @contextmanager
 def stop_on_signals():
     """Turns the first Ctrl-C or SIGTERM into a request to stop after the current update (and checkpoint);
-    a second Ctrl-C interrupts at once."""
-    requested = {"stop": False}
+    a second Ctrl-C interrupts at once. `requested["signal"]` is the number of the first signal."""
+    requested = {"stop": False, "signal": None}
 
     def handler(signum, frame):
         if requested["stop"] and signum == signal.SIGINT:
             raise KeyboardInterrupt
         requested["stop"] = True
+        requested["signal"] = requested["signal"] or signum
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -60,14 +79,15 @@ class Workspace:
     """A run folder and everything that trains in it: config, env, agent, optimizer, RNG, counters, logs.
 
     `Workspace(cfg, run_dir)` validates the config and builds the run (before any file is written);
-    `resume()` loads `run_dir/last.pt`; `run()` loops `update()` / `evaluate()` / `save()` until the run's
-    step or time limit or a signal, then closes the logs and returns a summary.
+    `claim()` takes the folder's lock and checks it is free for a new run, or `claim(resume=True)` loads
+    `run_dir/last.pt`; `run()` loops `update()` / `evaluate()` / `save()` until the run's step or time limit or
+    a signal, then closes the logs and returns a summary; `close()` releases the lock.
     """
 
     def __init__(self, cfg: DictConfig | Mapping, run_dir: str | Path):
         self.cfg = cfg = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(cfg), resolve=True))
         # Validate everything before any work starts.
-        settings = TrainConfig.from_mapping(cfg)
+        self.settings = settings = TrainConfig.from_mapping(cfg)
         self.run_cfg, self.ppo_cfg = settings.run, settings.algo
         self.device = resolve_device(settings.device)
         if self.run_cfg.torch_threads:
@@ -86,7 +106,11 @@ class Workspace:
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.run_dir = Path(run_dir)
         self.counters = {"update": 0, "env_steps": 0, "wall_clock_s": 0.0, "best_eval_return": -math.inf}
-        self.resumed = False
+        self.resumed = False  # continues from last.pt
+        self.restarted = False  # a run killed before its first checkpoint, started over from its config
+        self.saved: dict | None = None  # the counters of the last last.pt written
+        self.lock = RunLock(self.run_dir)
+        self.writer = self.metrics_file = self.progress = None
         self._start_clock()
 
     # ---- setup ----------------------------------------------------------------------------------------------
@@ -97,33 +121,74 @@ class Workspace:
         self._wall_at_start = self.counters["wall_clock_s"]
         self.last_train: dict = {}
 
-    def resume(self) -> None:
-        """Continue from `last.pt`: weights, optimizer, RNG and counters (the same curve as an unbroken run)."""
-        ckpt = load_checkpoint(self.run_dir / "last.pt", map_location=self.device)
+    def claim(self, resume: bool = False) -> None:
+        """Take the run folder's lock (RunBusyError when another process has it; held until `close`), then
+        `resume()`, or check that the folder is free for a new run (`overwrite=true` clears an earlier run)."""
+        self.lock.acquire()
         try:
-            self.agent.load_state_dict(ckpt["model"])
-        except RuntimeError as err:
-            raise CheckpointError(f"{self.run_dir / 'last.pt'} does not match the model of its config: {err}"
-                                  ) from err
+            if resume:
+                self.resume()
+            else:
+                claim_fresh(self.run_dir, overwrite=self.settings.overwrite)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def resume(self) -> None:
+        """Continue from `last.pt`: weights, optimizer, RNG and counters (the same curve as an unbroken run).
+        A run killed before its first checkpoint (config.yaml written, nothing logged) starts over."""
+        path, metrics = self.run_dir / "last.pt", self.run_dir / "metrics.jsonl"
+        remove_stale_temps(self.run_dir)
+        if not path.exists() and (self.run_dir / "config.yaml").is_file() and not read_metrics(metrics, warn):
+            self.restarted = True
+            return
+        ckpt = load_checkpoint(path, map_location=self.device)
+        check_state_dict(self.agent, ckpt.get("model"), path, "the run's config")
+        for key, value in self.dims.items():
+            if ckpt.get(key) != value:
+                raise CheckpointError(f"the env of the run's config gives {key}={value}, but {path} was trained "
+                                      f"with {key}={ckpt.get(key)}: was config.yaml edited?")
+        self.agent.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.generator.set_state(ckpt["generator"])
         self.counters.update(ckpt["counters"])
+        self.saved = dict(self.counters)
         self.resumed = True
 
     def _open_logs(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        metrics = self.run_dir / "metrics.jsonl"
         if self.resumed:
-            _truncate_metrics(self.run_dir / "metrics.jsonl", self.counters["env_steps"])
+            self._rewrite_metrics(metrics)
+            purge_step = self.counters["env_steps"] + 1  # TensorBoard drops what was logged after the checkpoint
         else:
-            OmegaConf.save(self.cfg, self.run_dir / "config.yaml")
-        self.writer = SummaryWriter(self.run_dir / "tb",
-                                    purge_step=self.counters["env_steps"] if self.resumed else None)
+            atomic_write(self.run_dir / "config.yaml", OmegaConf.to_yaml(self.cfg))
+            write_metrics(metrics, [])
+            purge_step = 0 if self.restarted else None
+        self.writer = SummaryWriter(self.run_dir / "tb", purge_step=purge_step)
         if not self.resumed:
             self.writer.add_text("config", f"```\n{OmegaConf.to_yaml(self.cfg)}\n```", 0)
             _write_hparams(self.writer, self.cfg)
-        self.metrics_file = open(self.run_dir / "metrics.jsonl", "a")
+        self.metrics_file = open(metrics, "a")
         self.progress = tqdm(total=self.run_cfg.total_env_steps, initial=self.counters["env_steps"], unit="step",
                              unit_scale=True, disable=not self.run_cfg.progress, dynamic_ncols=True)
+
+    def _rewrite_metrics(self, path: Path) -> None:
+        """Keep the lines up to the checkpoint's update (a partial last line dropped), atomically, so the curve
+        continues without a fork; say so when the file ends before the checkpoint."""
+        rows = [row for row in read_metrics(path, warn) if row.get("update", 0) <= self.counters["update"]]
+        write_metrics(path, rows)
+        last = rows[-1].get("update", 0) if rows else 0
+        if last != self.counters["update"]:
+            warn(f"warning: {path} ends at update {last} but last.pt is at update {self.counters['update']}: "
+                 "the curve misses the updates between (the file was edited, or lost in a power failure)")
+
+    def close(self) -> None:
+        """Close the logs and release the run folder's lock (safe to call twice)."""
+        for closable in (self.progress, self.metrics_file, self.writer):
+            if closable is not None:
+                closable.close()
+        self.progress = self.metrics_file = self.writer = None
+        self.lock.release()
 
     # ---- one update -----------------------------------------------------------------------------------------
 
@@ -143,6 +208,11 @@ class Workspace:
         self.agent.train()
         losses = ppo_update(self.agent, self.optimizer, batch, ppo_cfg, generator=self.generator)
         t2 = time.perf_counter()
+        skipped = int(losses.pop("nonfinite_minibatches"))
+        if skipped:
+            raise NonFiniteError(f"a non-finite loss or gradient in {skipped} minibatch(es)")
+        if not all_finite(self.agent.state_dict()):
+            raise NonFiniteError("non-finite weights after the update")
 
         steps = int(batch.mask.sum())
         counters["update"] += 1
@@ -177,18 +247,50 @@ class Workspace:
     # ---- save -----------------------------------------------------------------------------------------------
 
     def save(self, name: str) -> None:
+        """Write checkpoint `name` atomically (never a non-finite one). Before last.pt, TensorBoard's events are
+        flushed, so that what the checkpoint has logged is on disk when a resume purges what came after."""
+        if name == "last.pt" and self.writer is not None:
+            self.writer.flush()
         save_checkpoint(self.run_dir / name, {
             "config": OmegaConf.to_container(self.cfg), "model": self.agent.state_dict(),
             "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
             "counters": dict(self.counters), **self.dims,
         })
+        if name == "last.pt":
+            self.saved = dict(self.counters)
 
     def _log(self, logged: dict[str, float]) -> None:
+        """One line of metrics.jsonl (flushed) and TensorBoard scalars; non-finite values are left out, so the
+        line is always valid JSON."""
         step = self.counters["env_steps"]
+        logged = {key: value for key, value in logged.items() if math.isfinite(value)}
         for key, value in logged.items():
             self.writer.add_scalar(key, value, step)
-        self.metrics_file.write(json.dumps({"env_steps": step, "update": self.counters["update"], **logged}) + "\n")
+        row = {"env_steps": step, "update": self.counters["update"], **logged}
+        self.metrics_file.write(json.dumps(row, allow_nan=False) + "\n")
         self.metrics_file.flush()
+
+    # ---- the non-finite guard ------------------------------------------------------------------------------
+
+    def _snapshot(self) -> dict:
+        """What an update and its evaluation change, to roll back to when they meet non-finite numbers."""
+        return copy.deepcopy({"model": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
+                              "counters": self.counters, "last_train": self.last_train})
+
+    def _roll_back(self, snapshot: dict) -> None:
+        self.agent.load_state_dict(snapshot["model"])
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        self.counters.update(snapshot["counters"])
+        self.last_train = snapshot["last_train"]
+
+    def _diverged(self, err: NonFiniteError) -> TrainingDiverged:
+        saved = (f"last.pt holds the last good state (update {self.saved['update']}, env step "
+                 f"{self.saved['env_steps']})" if self.saved else "no checkpoint was written")
+        return TrainingDiverged(
+            f"training diverged: {MAX_BAD_UPDATES} tries in a row of update {self.counters['update'] + 1} met "
+            f"non-finite numbers (last: {err}); each was rolled back and nothing non-finite was saved; {saved}. "
+            f"The likely cause is a learning rate too large (algo.lr={self.ppo_cfg.lr:g}): start a new run with a "
+            "smaller one (or check the env's rewards)")
 
     # ---- the loop -------------------------------------------------------------------------------------------
 
@@ -197,17 +299,31 @@ class Workspace:
         env_steps, updates, wall_clock_s, last train metrics, best eval return, stopped_by_signal."""
         run_cfg, counters = self.run_cfg, self.counters
         self._open_logs()
+        if not self.resumed:
+            self.save("last.pt")  # from here on a kill leaves a run that resumes
         self._start_clock()
+        failures = 0
         with stop_on_signals() as stop:
             while counters["env_steps"] < run_cfg.total_env_steps:
                 elapsed_min = (time.perf_counter() - self._start_time) / 60
                 if stop["stop"] or (run_cfg.max_minutes is not None and elapsed_min >= run_cfg.max_minutes):
                     break
                 steps_before = counters["env_steps"]
-                logged = self.update()
-                is_last = counters["env_steps"] >= run_cfg.total_env_steps
-                if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
-                    logged.update(self.evaluate())
+                snapshot = self._snapshot()
+                try:
+                    logged = self.update()
+                    is_last = counters["env_steps"] >= run_cfg.total_env_steps
+                    if run_cfg.eval_every and (counters["update"] % run_cfg.eval_every == 0 or is_last):
+                        logged.update(self.evaluate())
+                except NonFiniteError as err:
+                    self._roll_back(snapshot)
+                    failures += 1
+                    if failures >= MAX_BAD_UPDATES:
+                        raise self._diverged(err) from None
+                    warn(f"warning: update {counters['update'] + 1}: {err}; rolled back, trying again "
+                         f"({failures} of {MAX_BAD_UPDATES})")
+                    continue
+                failures = 0
                 self._log(logged)
                 self.progress.update(counters["env_steps"] - steps_before)
                 self.progress.set_postfix(ret=f"{self.last_train['return']:.2f}",
@@ -216,33 +332,30 @@ class Workspace:
                     self.save("last.pt")
             # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here.
             self.save("last.pt")
-        self.progress.close()
-        self.metrics_file.close()
-        self.writer.close()
+        self.close()
         return {"env_steps": counters["env_steps"], "updates": counters["update"],
                 "wall_clock_s": counters["wall_clock_s"], "best_eval_return": counters["best_eval_return"],
-                "train": self.last_train, "stopped_by_signal": stop["stop"]}
+                "train": self.last_train, "stopped_by_signal": stop["signal"]}
 
 
-def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False) -> dict:
+def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False,
+          on_start: Callable[[Path], None] | None = None) -> dict:
     """Train the agent described by `cfg` (env/model/algo/run groups, seed, device), writing TensorBoard
     curves, `metrics.jsonl`, `config.yaml` and checkpoints `last.pt`/`best.pt` into `run_dir`.
 
-    With `resume=True`, continues from `run_dir/last.pt` (same curve, same RNG streams). Returns
-    `Workspace.run()`'s summary.
+    With `resume=True`, continues from `run_dir/last.pt` (same curve, same RNG streams); otherwise `run_dir`
+    must be empty (or `overwrite=true` in `cfg`). `on_start(run_dir)` is called once the folder is locked
+    and checked, before training. Returns `Workspace.run()`'s summary (`stopped_by_signal`: the signal's
+    number, or None).
     """
     workspace = Workspace(cfg, run_dir)
-    if resume:
-        workspace.resume()
-    return workspace.run()
-
-
-def _truncate_metrics(path: Path, env_steps: int) -> None:
-    """Drop lines logged after the checkpoint we resume from, so the curve continues without a fork."""
-    if not path.exists():
-        return
-    lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["env_steps"] <= env_steps]
-    path.write_text("".join(line + "\n" for line in lines))
+    workspace.claim(resume=resume)
+    try:
+        if on_start is not None:
+            on_start(workspace.run_dir)
+        return workspace.run()
+    finally:
+        workspace.close()
 
 
 def _write_hparams(writer: SummaryWriter, cfg: DictConfig) -> None:
