@@ -89,6 +89,8 @@ def resume_config(saved: DictConfig, cfg: DictConfig, overrides: Sequence[str], 
             if not new and not old and override.split("=", 1)[-1] != "null":
                 refused.append(f"{override} (not a setting of the run)")
             changed = [k for k in sorted(set(new) | set(old)) if new.get(k, "<absent>") != old.get(k, "<absent>")]
+            if f"{key}.name" in changed:  # another model or env (`model=lstm`): its name says it
+                changed = [f"{key}.name"]
             refused += [f"{k}={new.get(k, '<absent>')!r} (the run has {old.get(k, '<absent>')!r})"
                         for k in changed[:4]]
             if len(changed) > 4:
