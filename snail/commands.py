@@ -27,7 +27,7 @@ from snail.config.errors import exit_on_config_error, hydra_errors_in_one_line
 from snail.config.saved import load_saved_config, resume_config
 from snail.config.schemas import register_configs
 from snail.finite import NonFiniteError
-from snail.rundir import atomic_write, discard_unstarted
+from snail.rundir import atomic_write, check_writable, discard_unstarted
 from snail.train import train
 
 # Errors of a run that the user can act on: one line, exit status 1, as config errors.
@@ -48,6 +48,7 @@ def run_dir_of(resume: str | None, fresh: str) -> str:
     is refused, not created); or a new one, whose first missing parent is noted for `discard_unstarted`."""
     if resume:
         load_saved_config(Path(resume) / "config.yaml")
+        check_writable(resume, "the run's files")  # Hydra opens train.log there first
         return resume
     path = Path(fresh)
     missing = [p for p in (path, *path.parents) if not p.exists()]
@@ -107,7 +108,7 @@ def resume_command(run_dir: Path) -> str:
 def _continue_hint(run_dir: Path) -> str:
     if (run_dir / "config.yaml").is_file():
         return f"continue with: {resume_command(run_dir)}"
-    return "the run had not started: nothing to continue"
+    return "the run had not started: start it again"
 
 
 @hydra_errors_in_one_line("train")  # composition errors (a wrong type, an unknown key): Hydra raises them first

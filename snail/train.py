@@ -17,6 +17,7 @@ import json
 import math
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -53,6 +54,24 @@ class TrainingDiverged(NonFiniteError):
 
 def warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def writer_errors_raised_in_main():
+    """TensorBoard writes from a thread: a full or read-only disk there would print a traceback of its own, while
+    the same error is raised again in the main thread at its next TensorBoard call (where the run stops with
+    one line). This keeps that thread's OSError quiet."""
+    previous = threading.excepthook
+
+    def hook(args):
+        if not (isinstance(args.exc_value, OSError) and type(args.thread).__name__ == "_AsyncWriterThread"):
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
 
 
 @contextmanager
@@ -182,13 +201,21 @@ class Workspace:
             warn(f"warning: {path} ends at update {last} but last.pt is at update {self.counters['update']}: "
                  "the curve misses the updates between (the file was edited, or lost in a power failure)")
 
-    def close(self) -> None:
-        """Close the logs and release the run folder's lock (safe to call twice)."""
+    def close(self, raise_errors: bool = True) -> None:
+        """Close the logs and release the run folder's lock (safe to call twice). Closing flushes: the first
+        error (a full disk, say) is raised after everything is closed, unless `raise_errors` is false (on the
+        way out of another error)."""
+        errors = []
         for closable in (self.progress, self.metrics_file, self.writer):
-            if closable is not None:
-                closable.close()
+            try:
+                if closable is not None:
+                    closable.close()
+            except Exception as err:
+                errors.append(err)
         self.progress = self.metrics_file = self.writer = None
         self.lock.release()
+        if errors and raise_errors:
+            raise errors[0]
 
     # ---- one update -----------------------------------------------------------------------------------------
 
@@ -353,9 +380,11 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False,
     try:
         if on_start is not None:
             on_start(workspace.run_dir)
-        return workspace.run()
-    finally:
-        workspace.close()
+        with writer_errors_raised_in_main():
+            return workspace.run()
+    except BaseException:
+        workspace.close(raise_errors=False)  # the error on its way out is the one to report
+        raise
 
 
 def _write_hparams(writer: SummaryWriter, cfg: DictConfig) -> None:

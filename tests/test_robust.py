@@ -433,3 +433,29 @@ def test_interpolations_in_a_saved_config_are_refused_not_resolved(straight, tmp
     proc = program(f"resume={run}", "run.total_env_steps=400")
     one_line_error(proc, "is an interpolation")
     assert not any(b"hunter2" in p.read_bytes() for p in run.rglob("*") if p.is_file())
+
+
+# ---- full and read-only disks -------------------------------------------------------------------------------
+
+
+def test_a_resume_of_a_read_only_folder_is_refused_before_hydra_writes_there(straight, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == straight else real_access(path, mode))
+    with pytest.raises(RunFolderError, match="is not writable"):
+        commands.run_dir_of(str(straight), "runs/fresh")
+    monkeypatch.undo()
+    assert commands.run_dir_of(str(straight), "runs/fresh") == str(straight)
+
+
+def test_tensorboard_writer_thread_errors_surface_once_in_the_main_thread(capsys):
+    import threading
+
+    class _AsyncWriterThread(threading.Thread):  # named as tensorboard's writer thread
+        def run(self):
+            raise OSError(28, "No space left on device")
+
+    with train_module.writer_errors_raised_in_main():
+        thread = _AsyncWriterThread()
+        thread.start()
+        thread.join()
+    assert "Traceback" not in capsys.readouterr().err

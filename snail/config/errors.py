@@ -88,7 +88,8 @@ def exit_on_config_error(program: str, also: tuple[type[BaseException], ...] = (
 def hydra_errors_in_one_line(program: str) -> Iterator[None]:
     """Around a call of a @hydra.main function: Hydra raises its composition errors (a wrong type, an unknown
     key, a missing group option) instead of printing them over several lines, and they end the program with
-    one line. A user's own HYDRA_FULL_ERROR=1 keeps Hydra's full report."""
+    one line, as do the file system's errors met by Hydra itself (its output folder, its log file). A user's
+    own HYDRA_FULL_ERROR=1 keeps Hydra's full report."""
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         yield
         return
@@ -96,5 +97,12 @@ def hydra_errors_in_one_line(program: str) -> Iterator[None]:
     try:
         with exit_on_config_error(program):
             yield
+    except Exception as err:
+        # A folder Hydra cannot make or a log file it cannot open (a read-only or full disk) is the user's to fix.
+        os_error = next((link for link in _chain(err) if isinstance(link, OSError)), None)
+        if os_error is None:
+            raise
+        where = f": {os_error.filename}" if os_error.filename else ""
+        raise SystemExit(f"{program}: error: {os_error.strerror or os_error}{where}") from None
     finally:
         del os.environ["HYDRA_FULL_ERROR"]
