@@ -18,13 +18,41 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable, not one of ours, or that does not fit the model."""
 
 
+class _KeepWriteError:
+    """A binary file for torch.save that keeps the OSError of a failed write: torch's zip writer reports a full
+    disk as a RuntimeError ("unexpected pos ..."), and the OSError is what says what happened."""
+
+    def __init__(self, file):
+        self.file, self.error = file, None
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _torch_save(obj, file) -> None:
+    out = _KeepWriteError(file)
+    try:
+        torch.save(obj, out)
+    except RuntimeError:
+        if out.error is not None:
+            raise out.error from None
+        raise
+
+
 def save_checkpoint(path: str | Path, payload: dict) -> None:
     """Write `payload` to `path` through a temporary file and a rename, so a crash never leaves half a file; a
     payload holding NaN or infinity is refused (NonFiniteError) and the file keeps its last good content."""
     path = Path(path)
     if not all_finite({k: payload.get(k) for k in ("model", "optimizer")}):
         raise NonFiniteError(f"refusing to write {path}: the weights or the optimizer state are not finite")
-    atomic_write(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
+    atomic_write(path, lambda f: _torch_save({"format": FORMAT, **payload}, f))
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

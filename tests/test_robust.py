@@ -459,3 +459,37 @@ def test_tensorboard_writer_thread_errors_surface_once_in_the_main_thread(capsys
         thread.start()
         thread.join()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_an_oserror_and_keeps_the_old_file(tmp_path, monkeypatch):
+    """torch.save reports a failed write as a RuntimeError ("unexpected pos"): the OSError is raised instead."""
+    import snail.rundir
+
+    save_checkpoint(tmp_path / "last.pt", {"model": {"w": torch.ones(3)}, "optimizer": {}})
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, file):
+            self.file, self.written = file, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 200:
+                raise OSError(28, "No space left on device")
+            return self.file.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    monkeypatch.setattr(snail.rundir.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space left on device"):
+        save_checkpoint(tmp_path / "last.pt", {"model": {"w": torch.zeros(1000)}, "optimizer": {}})
+    monkeypatch.undo()
+    assert torch.equal(load_checkpoint(tmp_path / "last.pt")["model"]["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
