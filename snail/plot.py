@@ -33,6 +33,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
+from snail.config import ConfigError  # noqa: E402
+from snail.config.saved import load_saved_config  # noqa: E402
+from snail.rundir import RunFolderError, read_metrics  # noqa: E402
+
 DEFAULT_TAG = "eval/return"
 WALL_TAG = "charts/wall_clock_s"
 
@@ -81,7 +85,10 @@ def _from_tensorboard(tb_dir: Path, tags: Sequence[str]) -> dict[str, tuple[np.n
 
 
 def _from_jsonl(path: Path, tags: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    try:
+        rows = read_metrics(path, warn=lambda message: print(message, file=sys.stderr))
+    except RunFolderError as err:
+        raise PlotError(str(err)) from None
     out = {}
     for tag in tags:
         pts = [(r["env_steps"], r[tag]) for r in rows if tag in r and r.get(tag) is not None]
@@ -114,7 +121,10 @@ def read_curve(run_dir: str | Path, tag: str = DEFAULT_TAG, x: str = "steps") ->
 
 
 def run_group(run_dir: Path, key: str) -> str:
-    cfg = OmegaConf.load(run_dir / "config.yaml")
+    try:  # read as plain values: a received run's interpolations are refused, never resolved
+        cfg = load_saved_config(run_dir / "config.yaml")
+    except ConfigError as err:
+        raise PlotError(str(err)) from None
     value = OmegaConf.select(cfg, key, default=None)
     if value is None:
         raise PlotError(f"{run_dir / 'config.yaml'} has no {key!r}")

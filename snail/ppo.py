@@ -7,6 +7,7 @@ is 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -94,7 +95,9 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                generator: torch.Generator | None = None, autocast_dtype: torch.dtype | None = None,
                average=None) -> dict[str, float]:
     """Several epochs of clipped PPO over minibatches of whole trials, the agent's forward and backward passes
-    under torch.autocast(`autocast_dtype`) when given (e.g. torch.bfloat16). Returns diagnostics for logging.
+    under torch.autocast(`autocast_dtype`) when given (e.g. torch.bfloat16). Returns diagnostics for logging, and
+    `nonfinite_minibatches`: how many minibatches had a non-finite loss or gradient (their step is skipped;
+    the diagnostics average the others, NaN when none is left).
 
     With several processes `agent` is the DDP-wrapped agent (its backward all-reduces the gradients) and
     `average(x)` the mean of a float over the processes, so that all stop at the same epoch (`target_kl`)."""
@@ -107,6 +110,7 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
 
     stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
                                                       "clip_fraction")}
+    skipped = 0
     for _epoch in range(cfg.epochs):
         order = torch.randperm(num_trials, generator=generator, device=batch.obs.device)
         epoch_kls = []
@@ -144,10 +148,18 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
             entropy_mean = masked_mean(entropy, mb_mask)
             loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
 
+            # A non-finite loss or gradient (divergence: a learning rate too large, say) is never applied: the
+            # minibatch's step is skipped and counted, and the caller decides what to do (snail.train rolls back).
             optimizer.zero_grad(set_to_none=True)
+            if not torch.isfinite(loss):
+                skipped += 1
+                continue
             loss.backward()
-            for params in clip_groups:
-                nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            norms = [nn.utils.clip_grad_norm_(params, cfg.max_grad_norm) for params in clip_groups]
+            if not bool(torch.isfinite(torch.stack(norms)).all()):
+                optimizer.zero_grad(set_to_none=True)
+                skipped += 1
+                continue
             optimizer.step()
 
             for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
@@ -155,14 +167,15 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                                ("clip_fraction", clip_fraction)):
                 stats[key].append(float(value.detach()))
             epoch_kls.append(float(approx_kl))
-        epoch_kl = sum(epoch_kls) / len(epoch_kls)
+        epoch_kl = sum(epoch_kls) / len(epoch_kls) if epoch_kls else 0.0
         if cfg.target_kl is not None and (average(epoch_kl) if average else epoch_kl) > cfg.target_kl:
             break
 
     valid_returns, valid_values = returns[batch.mask], batch.values[batch.mask]
     var_returns = valid_returns.var()
     explained_variance = float(1 - (valid_returns - valid_values).var() / var_returns) if var_returns > 0 else 0.0
-    result = {key: sum(v) / len(v) for key, v in stats.items()}
+    result = {key: sum(v) / len(v) if v else math.nan for key, v in stats.items()}
     result["explained_variance"] = explained_variance
     result["epochs_done"] = float(_epoch + 1)
+    result["nonfinite_minibatches"] = float(skipped)  # steps skipped for a non-finite loss or gradient
     return result

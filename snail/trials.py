@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from snail.envs import env_id_of, inner_episode_starts, make_vector_env
 from snail.envs.wrappers import meta_rl_features
+from snail.finite import NonFiniteError
 
 # Held-out evaluation tasks come from env seeds at or above this; training (snail.train) uses seeds below it.
 EVAL_SEED_OFFSET = 10**9
@@ -197,7 +198,8 @@ class AgentPolicy:
     Samples from the policy's softmax with `generator` (a torch generator on the agent's device; default: a
     new one seeded with `seed`), or takes the argmax if `greedy`. The agent's mode (train/eval) is the
     caller's. With `keep_outputs`, `act` also returns the log-probability of the action taken and the value,
-    on the agent's device (what PPO needs); actions come back as numpy.
+    on the agent's device (what PPO needs); actions come back as numpy. Non-finite logits or values raise
+    `snail.finite.NonFiniteError` (instead of sampling from NaN).
 
     `forget_between_episodes` is a memory ablation: at the first step of every inner episode after the first
     (the observation's flag is 1) the agent's memory is wiped and the step is shown as a trial's first (flag
@@ -234,6 +236,8 @@ class AgentPolicy:
             torch.as_tensor(np.asarray(prev_action), dtype=torch.int64, device=device),
             torch.as_tensor(np.asarray(prev_reward), dtype=torch.float32, device=device),
             self.state, torch.as_tensor(np.asarray(reset), dtype=torch.bool, device=device))  # [n, A], [n]
+        if not bool(torch.isfinite(logits).all() & torch.isfinite(value).all()):
+            raise NonFiniteError("the policy's logits or values are not finite (NaN or infinity)")
         if self.greedy:
             action = logits.argmax(-1)
         else:

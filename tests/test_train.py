@@ -130,16 +130,16 @@ def test_interrupted_run_checkpoints_and_resume_continues_the_same_curve(tmp_pat
     monkeypatch.setattr(train_module, "ppo_update", update_then_sigterm)
     summary = train(tiny_config(extra=[steps]), tmp_path / "resumed")
     monkeypatch.setattr(train_module, "ppo_update", real_update)
-    assert summary["stopped_by_signal"] and summary["updates"] == 2
+    assert summary["stopped_by_signal"] == signal.SIGTERM and summary["updates"] == 2
     assert load_checkpoint(tmp_path / "resumed" / "last.pt")["counters"]["env_steps"] == 80
 
     summary = train(OmegaConf.load(tmp_path / "resumed" / "config.yaml"), tmp_path / "resumed", resume=True)
     assert summary["updates"] == 5
+    # Bit-identical (same seed, same torch_threads), timing keys aside.
+    timing = ("charts/env_steps_per_s", "charts/rollout_s", "charts/update_s", "charts/wall_clock_s")
     straight, resumed = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "resumed")
-    assert [r["env_steps"] for r in resumed] == [r["env_steps"] for r in straight]
-    for a, b in zip(straight, resumed, strict=True):
-        for key in ("train/return", "losses/policy_loss", "losses/value_loss", "charts/learning_rate"):
-            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-7), key
+    assert [{k: v for k, v in r.items() if k not in timing} for r in resumed] == [
+        {k: v for k, v in r.items() if k not in timing} for r in straight]
 
 
 def test_resume_of_a_folder_without_checkpoint_fails_clearly(tmp_path):

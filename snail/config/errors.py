@@ -42,11 +42,22 @@ def _appended_value(hydra_message: str, full_key: str) -> dict:
     return {full_key.rpartition(".")[2]: override.value()} if override.key_or_group == full_key else {}
 
 
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
 def config_error_message(err: BaseException, program: str) -> str:
     """One line for a config error. For a composition error whose cause is OmegaConf's check against a schema
     dataclass: `<key>=<value> is invalid: expected <type>`, or for a key the dataclass lacks
     `unknown <section> option(s) ...`, as `check` / `dataclass_from_mapping` word them (`program` names the
     root section). Anything else: its lines joined."""
+    for link in _chain(err):  # our own error, raised inside a resolver or under Hydra: its message alone
+        if isinstance(link, ConfigError):
+            return str(link)
     cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
     schema = getattr(cause, "object_type", None)
     if isinstance(cause, OmegaConfBaseException) and dataclasses.is_dataclass(schema) and cause.key is not None:
@@ -61,14 +72,15 @@ def config_error_message(err: BaseException, program: str) -> str:
 
 
 @contextmanager
-def exit_on_config_error(program: str) -> Iterator[None]:
-    """A config error raised inside ends the program with `<program>: error: <one line>` (exit status 1).
+def exit_on_config_error(program: str, also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """A config error (or one of the types `also`) raised inside ends the program with
+    `<program>: error: <one line>` (exit status 1).
 
     Inside a @hydra.main function it must catch the function's own errors: Hydra would print a line of its
     own ("Error executing job with overrides") before re-raising them."""
     try:
         yield
-    except CONFIG_ERRORS as err:
+    except CONFIG_ERRORS + also as err:
         raise SystemExit(f"{program}: error: {config_error_message(err, program)}") from None
 
 
@@ -76,7 +88,8 @@ def exit_on_config_error(program: str) -> Iterator[None]:
 def hydra_errors_in_one_line(program: str) -> Iterator[None]:
     """Around a call of a @hydra.main function: Hydra raises its composition errors (a wrong type, an unknown
     key, a missing group option) instead of printing them over several lines, and they end the program with
-    one line. A user's own HYDRA_FULL_ERROR=1 keeps Hydra's full report."""
+    one line, as do the file system's errors met by Hydra itself (its output folder, its log file). A user's
+    own HYDRA_FULL_ERROR=1 keeps Hydra's full report."""
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         yield
         return
@@ -84,5 +97,12 @@ def hydra_errors_in_one_line(program: str) -> Iterator[None]:
     try:
         with exit_on_config_error(program):
             yield
+    except Exception as err:
+        # A folder Hydra cannot make or a log file it cannot open (a read-only or full disk) is the user's to fix.
+        os_error = next((link for link in _chain(err) if isinstance(link, OSError)), None)
+        if os_error is None:
+            raise
+        where = f": {os_error.filename}" if os_error.filename else ""
+        raise SystemExit(f"{program}: error: {os_error.strerror or os_error}{where}") from None
     finally:
         del os.environ["HYDRA_FULL_ERROR"]

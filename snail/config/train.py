@@ -61,6 +61,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N (auto picks CUDA when torch sees a GPU)
     resume: str | None = None  # a run folder (runs/...) to continue where it stopped
+    overwrite: bool = False  # start a new run in a folder holding an earlier run (its files are removed first)
     run: RunConfig = field(default_factory=RunConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
 

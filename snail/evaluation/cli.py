@@ -27,8 +27,9 @@ trial as the env's rgb_array render draws it; with `attention=true` `attention.p
 one T x T map per attention head, for SNAIL / attention-only / Transformer agents).
 
 Errors the user can fix (missing run folder, unreadable or foreign checkpoint, a config that no longer fits
-the code) raise `EvaluationError` (a ValueError) or `CheckpointError` with a one-line message; `cli` turns
-them into an exit with status 1.
+the code or holds interpolations, an output folder that cannot be written) raise `EvaluationError` (a
+ValueError) or `CheckpointError` with a one-line message, all before any trial is played; `cli` turns them
+into an exit with status 1.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from snail.evaluation.baselines import BASELINES, make_baseline, unavailable
 from snail.evaluation.report import _params_text, format_table, make_row, write_report
 from snail.evaluation.runs import LoadedRun, check_env, load_run, one_line
 from snail.evaluation.score import evaluate_agent, evaluate_baseline
+from snail.finite import NonFiniteError
+from snail.rundir import RunFolderError, check_writable
 from snail.trials import EVAL_SEED_OFFSET, AgentPolicy
 
 
@@ -147,8 +150,12 @@ def resolve_request(cfg: DictConfig, log=print) -> Request:
         if not has_attention(run.agent):
             raise EvaluationError(f"attention=true: model {run.model_name!r} has no attention blocks (snail, "
                                   "attn_only and transformer have)")
-    return Request(settings, run, env_cfg, env_id, options, names, render_maze, video_maze,
-                   _out_dir(settings, run, env_name))
+    out_dir = _out_dir(settings, run, env_name)
+    try:
+        check_writable(out_dir, "the evaluation report")
+    except RunFolderError as err:
+        raise EvaluationError(f"{err}; pass out_dir=<a writable folder>") from None
+    return Request(settings, run, env_cfg, env_id, options, names, render_maze, video_maze, out_dir)
 
 
 def _out_dir(settings: EvaluateConfig, run: LoadedRun | None, env_name: str) -> Path:
@@ -275,6 +282,6 @@ def cli(cfg: DictConfig | Mapping, env_overridden: bool = False) -> dict:
         if env_overridden and cfg.get("run"):
             print("note: run= was given, so the run's own env config is used (env= is ignored)")
         report, _ = evaluate(cfg)
-    except (CheckpointError, ValueError) as err:
+    except (CheckpointError, NonFiniteError, ValueError) as err:
         raise SystemExit(f"evaluate: error: {one_line(err)}") from None
     return report

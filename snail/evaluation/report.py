@@ -11,6 +11,7 @@ import numpy as np
 
 from snail.envs import env_name_of
 from snail.metrics import summarize
+from snail.rundir import atomic_write
 
 
 def _jsonable(value):
@@ -106,6 +107,6 @@ def write_report(report: Mapping, out_dir: str | Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "evaluation.json", out_dir / "evaluation.md"
-    json_path.write_text(json.dumps(_jsonable(report), indent=2) + "\n")
-    md_path.write_text(to_markdown(report))
+    atomic_write(json_path, json.dumps(_jsonable(report), indent=2) + "\n")
+    atomic_write(md_path, to_markdown(report))
     return json_path, md_path

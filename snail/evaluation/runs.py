@@ -10,11 +10,13 @@ from pathlib import Path
 
 import gymnasium as gym
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from snail.agent import Agent, build_agent
-from snail.checkpoint import CheckpointError, load_checkpoint
+from snail.checkpoint import CheckpointError, check_state_dict, load_checkpoint
+from snail.config import ConfigError
 from snail.config.evaluate import CHECKPOINTS, EvaluationError
+from snail.config.saved import load_saved_config, plain_config
 from snail.envs import env_id_of, env_options, make_vector_env
 
 REQUIRED_PAYLOAD_KEYS = ("model", "obs_dim", "num_actions", "max_len")
@@ -82,45 +84,23 @@ def resolve_run_path(path: str | Path, checkpoint: str = "best") -> tuple[Path, 
 
 
 def _load_config(run_dir: Path, payload: dict, ckpt_path: Path) -> tuple[DictConfig, str]:
+    """The run's config.yaml (else the checkpoint's copy), read as plain values: interpolations are refused,
+    never resolved (snail.config.saved)."""
     config_file = run_dir / "config.yaml"
-    if config_file.is_file():
-        try:
-            cfg = OmegaConf.load(config_file)
-        except Exception as err:  # yaml's errors, OmegaConf's
-            raise EvaluationError(f"{config_file} is not a readable config: {one_line(err)}") from err
-        where = str(config_file)
-    elif isinstance(payload.get("config"), Mapping):
-        cfg, where = OmegaConf.create(payload["config"]), f"the config saved in {ckpt_path}"
-    else:
-        raise EvaluationError(f"{run_dir} has no config.yaml and {ckpt_path} holds no config")
-    if not isinstance(cfg, DictConfig):
-        raise EvaluationError(f"{where} is not a mapping")
+    try:
+        if config_file.is_file():
+            cfg, where = load_saved_config(config_file), str(config_file)
+        elif isinstance(payload.get("config"), Mapping):
+            where = f"the config saved in {ckpt_path}"
+            cfg = plain_config(payload["config"], where)
+        else:
+            raise EvaluationError(f"{run_dir} has no config.yaml and {ckpt_path} holds no config")
+    except ConfigError as err:
+        raise EvaluationError(str(err)) from None
     for key in ("env", "model"):
         if not isinstance(cfg.get(key), Mapping):
             raise EvaluationError(f"{where} has no '{key}' section")
-    try:
-        cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    except Exception as err:
-        raise EvaluationError(f"{where} does not resolve: {one_line(err)}") from err
     return cfg, where
-
-
-def _check_state_dict(agent: Agent, weights, ckpt_path: Path, where: str) -> None:
-    """Compare names and shapes before loading, for a one-line message instead of torch's long one."""
-    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
-        raise CheckpointError(f"{str(ckpt_path)!r} holds no model weights")
-    expected = agent.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    wrong = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-             if k in weights and weights[k].shape != v.shape]
-    problems = []
-    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape (checkpoint vs config)", wrong)):
-        if items:
-            problems.append(f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}")
-    if problems:
-        raise EvaluationError(f"the weights in {ckpt_path} do not fit the model built from {where} "
-                              f"({'; '.join(problems)}): was the config edited, or the model code changed?")
 
 
 def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.device = "cpu") -> LoadedRun:
@@ -146,7 +126,7 @@ def load_run(path: str | Path, checkpoint: str = "best", device: str | torch.dev
         agent = build_agent(cfg.model, **dims)
     except (ValueError, TypeError) as err:
         raise EvaluationError(f"the model config in {where} no longer fits the code: {one_line(err)}") from err
-    _check_state_dict(agent, payload["model"], ckpt_path, where)
+    check_state_dict(agent, payload["model"], ckpt_path, where)
     agent.load_state_dict(payload["model"])
     agent.to(device).eval()
     counters = dict(payload.get("counters") or {})
