@@ -130,6 +130,13 @@ def _shared_run_dir(cfg: DictConfig, own: Path) -> Path:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def train_main(cfg: DictConfig) -> float:
     """`snail-train` / `python train.py` / `python -m snail train`."""
+    try:
+        return _train_main(cfg)
+    finally:
+        distributed.teardown()  # under torchrun
+
+
+def _train_main(cfg: DictConfig) -> float | None:
     run_dir = run_folder(cfg)
     with exit_on_config_error("train", RUN_ERRORS):  # train()'s checks, before they start any work
         try:

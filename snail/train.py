@@ -459,7 +459,7 @@ def train(cfg: DictConfig | Mapping, run_dir: str | Path, resume: bool = False,
     workspace = Workspace(cfg, run_dir)
     workspace.claim(resume=resume)
     try:
-        if on_start is not None:
+        if on_start is not None and workspace.ranks.main:
             on_start(workspace.run_dir)
         with writer_errors_raised_in_main():
             return workspace.run()
