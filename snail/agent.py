@@ -8,9 +8,10 @@ Contract (docs/interfaces.md):
                                                   reset [B])
 
 The step state is a dict the caller treats as opaque: {"t": [B] int64 time index of each row within its trial,
-"tick": int, steps taken, "policy": the policy network's caches (lists of tensors), "value": the value
+"tick": 0-dim int64 tensor, steps taken, "policy": the policy network's caches (lists of tensors), "value": the value
 network's (None with a shared trunk)}. Everything lives on the agent's device. `step` updates the caches in
-place and returns the state to use next.
+place and returns the state to use next. `step(..., static=True)` is the same step with fixed shapes and no host
+synchronisation, updating the whole state in place: what a CUDA graph or torch.compile needs (snail/fast_step.py).
 """
 
 from __future__ import annotations
@@ -115,30 +116,44 @@ class Agent(nn.Module):
     def initial_state(self, batch_size: int) -> dict:
         p = next(self.parameters())
         value = None if self.shared_trunk else self.value_net.initial_state(batch_size, p.device, p.dtype)
-        return {"t": torch.zeros(batch_size, dtype=torch.int64, device=p.device), "tick": 0,
+        return {"t": torch.zeros(batch_size, dtype=torch.int64, device=p.device),
+                "tick": torch.zeros((), dtype=torch.int64, device=p.device),
                 "policy": self.policy_net.initial_state(batch_size, p.device, p.dtype), "value": value}
 
-    def step(self, obs, prev_action, prev_reward, state: dict, reset):
+    def step(self, obs, prev_action, prev_reward, state: dict, reset, static: bool = False):
         """obs [B, D], prev_action [B], prev_reward [B], reset [B] bool (rows starting a trial at this step)
-        -> logits [B, A], values [B], state."""
+        -> logits [B, A], values [B], state.
+
+        `static=True`: attention reads all max_len cache positions (the ones past each row's step masked, as
+        they are anyway), the rows are cleared whether or not any resets, and "t" and "tick" are updated in
+        place; no value goes to the host, so the step can be captured as one CUDA graph or compiled whole. The
+        caller keeps rows within max_len (reset them in time). Same results as the default step (tested)."""
         t = torch.where(reset, 0, state["t"])  # [B]
-        span = int(t.max()) + 1
-        if self.step_limit is not None and span > self.step_limit:
-            raise ValueError(f"step {span - 1} of a trial is past this agent's max_len={self.max_len}; "
-                             "reset those rows first (the caches hold max_len steps)")
+        if static:
+            span, tick = self.max_len, state["tick"]
+        else:
+            span, tick = int(t.max()) + 1, int(state["tick"])
+            if self.step_limit is not None and span > self.step_limit:
+                raise ValueError(f"step {span - 1} of a trial is past this agent's max_len={self.max_len}; "
+                                 "reset those rows first (the caches hold max_len steps)")
         policy_state, value_state = state["policy"], state["value"]
-        if bool(reset.any()):  # those rows' convolution rings / recurrent state start from zeros
+        if static or bool(reset.any()):  # those rows' convolution rings / recurrent state start from zeros
             policy_state = self.policy_net.clear(policy_state, reset)
             if not self.shared_trunk:
                 value_state = self.value_net.clear(value_state, reset)
-        clock = Clock(t, span, state["tick"])
+        clock = Clock(t, span, tick)
         x = self.policy_encoder.features(obs, prev_action, prev_reward, reset)  # [B, D + A + 1]
         h, policy_state = self.policy_net.step(self.policy_encoder(x), policy_state, clock)
         if self.shared_trunk:
             hv = h
         else:
             hv, value_state = self.value_net.step(self.value_encoder(x), value_state, clock)
-        state = {"t": t + 1, "tick": state["tick"] + 1, "policy": policy_state, "value": value_state}
+        if static:
+            state["t"].copy_(t + 1)
+            state["tick"].add_(1)
+            state["policy"], state["value"] = policy_state, value_state
+        else:
+            state = {"t": t + 1, "tick": torch.tensor(tick + 1, device=t.device), "policy": policy_state, "value": value_state}
         return self.policy_head(h), self.value_head(hv).squeeze(-1), state
 
 

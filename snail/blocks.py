@@ -23,8 +23,10 @@ class Clock:
     """Where the rows of a batch are at this step."""
 
     t: torch.Tensor  # [B] int64: each row's time index within its trial (0 = the trial's first step)
-    span: int  # max(t) + 1: the cache positions in use
-    tick: int  # steps taken with this state so far; every row takes every step, so rings share a position
+    span: int  # max(t) + 1: the cache positions in use (max_len in a static step)
+    # Steps taken with this state so far; every row takes every step, so rings share a position. A 0-dim int64
+    # tensor in a static step (Agent.step(static=True)), so that no value needs to be read on the host.
+    tick: int | torch.Tensor
 
 
 def shift_in_time(x: torch.Tensor, d: int) -> torch.Tensor:
@@ -56,7 +58,8 @@ class CausalConv(nn.Module):
     half is shifted d steps in time: on CPU this beats conv1d (no [B, C, T] transposes) and Linear on
     cat(x_t, x_{t-d}) (which copies the wide input). The step cache is a ring buffer of the last d values of
     W_past x, [B, d, out_ch], narrower than the inputs themselves; slot tick % d holds the value of d steps
-    ago (zeros before the trial's start).
+    ago, read only by rows at least d steps into their trial (t >= d; before that x_{t-d} is zero), so a new
+    trial needs no clearing, the way attention caches need none.
     """
 
     def __init__(self, in_ch: int, out_ch: int, dilation: int):
@@ -76,16 +79,22 @@ class CausalConv(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return torch.zeros(batch_size, self.dilation, self.out_ch, device=device, dtype=dtype)
 
-    def clear(self, ring: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:  # rows: bool [B]
-        return ring.masked_fill_(rows[:, None, None], 0.0)
+    def clear(self, ring: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return ring  # what a row's ring holds from before its trial is never read (see step)
 
     def step(self, x: torch.Tensor, ring: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, in], ring [B, d, out] -> y [B, out], ring."""
         z = F.linear(x, self.weight)  # [B, 2 * out]
         now, past = z.split(self.out_ch, dim=-1)
-        slot = clock.tick % self.dilation
-        y = now + self.bias + ring[:, slot]  # ring[:, slot] = W_past x_{t-d}
-        ring[:, slot] = past
+        static = isinstance(clock.tick, torch.Tensor)  # static step: the slot stays on the device
+        slot = (clock.tick % self.dilation).view(1) if static else clock.tick % self.dilation
+        before = ring.index_select(1, slot).squeeze(1) if static else ring[:, slot]  # [B, out]: W_past x_{t-d}
+        # ... zero (x before the trial's start) for rows fewer than d steps into their trial
+        y = now + self.bias + torch.where((clock.t >= self.dilation)[:, None], before, 0.0)
+        if static:
+            ring.index_copy_(1, slot, past[:, None])
+        else:
+            ring[:, slot] = past
         return y, ring
 
 

@@ -304,4 +304,6 @@ class RecurrentNet(nn.Module):
 
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, hidden]
         y, h = self.rnn(x[:, None], tuple(state) if len(state) == 2 else state[0])  # y [B, 1, hidden]
-        return y[:, 0], list(h) if len(state) == 2 else [h]
+        for cache, new in zip(state, h if len(state) == 2 else [h], strict=True):
+            cache.copy_(new)  # in place, like every cache: a captured step keeps its state's addresses
+        return y[:, 0], state

@@ -45,7 +45,7 @@ from snail.metrics import scalars, summarize
 from snail.ppo import ppo_update
 from snail.rollout import collect_trials
 from snail.rundir import RunLock, atomic_write, claim_fresh, read_metrics, remove_stale_temps, write_metrics
-from snail.trials import EVAL_SEED_OFFSET, AgentPolicy, run_trials
+from snail.trials import EVAL_SEED_OFFSET, VALIDATION_SEED_OFFSET, AgentPolicy, run_trials
 
 log = logging.getLogger(__name__)
 
@@ -304,12 +304,13 @@ class Workspace:
     # ---- evaluate -------------------------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, float]:
-        """The trial metrics on the run's fixed held-out tasks (seeds from EVAL_SEED_OFFSET, so the curve
-        compares); a new best return is saved as `best.pt`."""
+        """The trial metrics on the run's fixed validation tasks (seeds from VALIDATION_SEED_OFFSET, the same at
+        every evaluation, so the curve compares; disjoint from the held-out tasks of evaluate.py, which must not
+        choose the checkpoint they score); a new best return is saved as `best.pt`."""
         self.agent.eval()
         policy = AgentPolicy(self.agent, num_envs=self.run_cfg.eval_trials, seed=self.cfg.seed)
-        summary = summarize(run_trials(policy, self.cfg.env.id, self.env_options,
-                                       num_trials=self.run_cfg.eval_trials), self.cfg.env.id)
+        summary = summarize(run_trials(policy, self.cfg.env.id, self.env_options, num_trials=self.run_cfg.eval_trials,
+                                       seed_offset=VALIDATION_SEED_OFFSET), self.cfg.env.id)
         if summary["return"] > self.counters["best_eval_return"]:
             self.counters["best_eval_return"] = summary["return"]
             self.save("best.pt")

@@ -16,7 +16,8 @@ it. The classical baselines (`snail.evaluation.baselines`) and the learned agent
 below) both fit this, so the loop knows no model.
 
 Seeds: training tasks come from env seeds below EVAL_SEED_OFFSET, held-out evaluation tasks from
-EVAL_SEED_OFFSET + seed + j (trial j), baseline tuning tasks from TUNE_SEED_OFFSET on: three disjoint ranges.
+EVAL_SEED_OFFSET + seed + j (trial j), baseline tuning tasks from TUNE_SEED_OFFSET on, the trainer's periodic
+(checkpoint-choosing) evaluations from VALIDATION_SEED_OFFSET on: four disjoint ranges.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ EVAL_SEED_OFFSET = 10**9
 # Baseline hyperparameters are tuned on tasks from seeds at or above this, disjoint from evaluation seeds
 # as long as an evaluation uses fewer than 10**9 trials.
 TUNE_SEED_OFFSET = 2 * 10**9
+# The trainer's periodic evaluations (which pick best.pt) play tasks from seeds at or above this: choosing a
+# checkpoint is tuning too, so it never sees the held-out evaluation tasks.
+VALIDATION_SEED_OFFSET = 3 * 10**9
 
 # What the envs report in `info` on the last step of a trial (docs/interfaces.md); each env sends a subset.
 TRIAL_END_KEYS = ("trial_return", "episode_returns", "episode_lengths", "success", "optimal_return",

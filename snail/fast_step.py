@@ -1,0 +1,101 @@
+"""The agent's cached step as one CUDA graph replay or one compiled function, for rollouts.
+
+`Agent.step(..., static=True)` has fixed shapes and never reads a value on the host, so PyTorch's own engines
+can take it whole:
+
+    "eager"    the plain step (`static=False`): no warm-up, the default on CPU
+    "compile"  torch.compile(fullgraph=True) of the static step (Inductor: fused kernels, no Python per op)
+    "graph"    the static step captured once as a torch.cuda.CUDAGraph and replayed (CUDA only): a step is
+               one launch instead of hundreds of small kernels, so the GPU no longer waits on Python
+
+`FastStep(agent, batch_size, mode)` owns the step state and, for "graph", static input buffers;
+`fast(obs, prev_action, prev_reward, reset) -> (logits [B, A], values [B])` takes device tensors. The outputs
+of "graph" live in the graph's static buffers: use them before the next call. All modes give the eager step's
+results (tests/test_fast_step.py).
+"""
+
+from __future__ import annotations
+
+import torch
+
+STEP_MODES = ("auto", "eager", "compile", "graph")
+
+
+def resolve_step_mode(mode: str, device: torch.device) -> str:
+    """"auto" -> "graph" on CUDA, else "eager" (on a 2-core CPU the compiled step measured no faster than eager
+    in the whole training loop: BENCHMARKS.md); "graph" off CUDA is an error."""
+    if mode not in STEP_MODES:
+        raise ValueError(f"rollout step mode {mode!r} is invalid: expected one of {list(STEP_MODES)}")
+    if mode == "auto":
+        return "graph" if device.type == "cuda" else "eager"
+    if mode == "graph" and device.type != "cuda":
+        raise ValueError(f"rollout step mode 'graph' needs a CUDA device, got {device}: use eager or compile")
+    return mode
+
+
+def _tensors(state):
+    """Every tensor of a (nested) step state."""
+    if isinstance(state, torch.Tensor):
+        return [state]
+    if isinstance(state, dict):
+        return [t for v in state.values() for t in _tensors(v)]
+    if isinstance(state, (list, tuple)):
+        return [t for v in state for t in _tensors(v)]
+    return []
+
+
+class FastStep:
+    """`agent.step` for rollouts of `batch_size` rows, by `mode` (see the module doc; not "auto")."""
+
+    def __init__(self, agent, batch_size: int, mode: str = "eager", warmup: int = 3):
+        if mode not in STEP_MODES[1:]:
+            raise ValueError(f"FastStep mode {mode!r} is invalid: expected one of {list(STEP_MODES[1:])}")
+        self.agent, self.batch_size, self.mode = agent, int(batch_size), mode
+        param = next(agent.parameters())
+        self.device = param.device
+        self.state = agent.initial_state(self.batch_size)
+        if mode == "compile":
+            self._step = torch.compile(self._static_step, fullgraph=True, dynamic=False)
+        elif mode == "graph":
+            self._capture(warmup)
+
+    def _static_step(self, obs, prev_action, prev_reward, reset):
+        logits, values, _ = self.agent.step(obs, prev_action, prev_reward, self.state, reset, static=True)
+        return logits, values
+
+    def _capture(self, warmup: int) -> None:
+        if self.device.type != "cuda":
+            raise ValueError(f"FastStep mode 'graph' needs the agent on a CUDA device, not {self.device}")
+        B, dev = self.batch_size, self.device
+        self.inputs = (torch.zeros(B, self.agent.obs_dim, device=dev), torch.full((B,), -1, device=dev),
+                       torch.zeros(B, device=dev), torch.ones(B, dtype=torch.bool, device=dev))
+        # Warm-up on a side stream (cuBLAS / SDPA workspaces, lazy inits), as torch.cuda.graphs requires.
+        stream = torch.cuda.Stream(device=dev)
+        stream.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(stream), torch.no_grad():
+            for _ in range(warmup):
+                self._static_step(*self.inputs)
+        torch.cuda.current_stream(dev).wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.no_grad():
+            self.outputs = self._static_step(*self.inputs)
+        self.reset_state()  # the warm-up steps wrote into the state
+
+    def reset_state(self) -> None:
+        """Zero the whole step state in place (a new rollout may also just reset every row)."""
+        for tensor in _tensors(self.state):
+            tensor.zero_()
+
+    @torch.no_grad()
+    def __call__(self, obs, prev_action, prev_reward, reset) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs [B, D] float32, prev_action [B] int64, prev_reward [B] float32, reset [B] bool (device
+        tensors) -> logits [B, A], values [B]."""
+        if self.mode == "eager":
+            logits, values, self.state = self.agent.step(obs, prev_action, prev_reward, self.state, reset)
+            return logits, values
+        if self.mode == "compile":
+            return self._step(obs, prev_action, prev_reward, reset)
+        for buffer, value in zip(self.inputs, (obs, prev_action, prev_reward, reset), strict=True):
+            buffer.copy_(value, non_blocking=True)
+        self.graph.replay()
+        return self.outputs
