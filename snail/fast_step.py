@@ -29,7 +29,7 @@ def resolve_step_mode(mode: str, device: torch.device) -> str:
     if mode == "auto":
         return "graph" if device.type == "cuda" else "eager"
     if mode == "graph" and device.type != "cuda":
-        raise ValueError(f"rollout step mode 'graph' needs a CUDA device, got {device}: use eager or compile")
+        raise ValueError(f"'graph' needs a CUDA device, not {device} (allowed there: eager, compile)")
     return mode
 
 
@@ -94,7 +94,10 @@ class FastStep:
             logits, values, self.state = self.agent.step(obs, prev_action, prev_reward, self.state, reset)
             return logits, values
         if self.mode == "compile":
-            return self._step(obs, prev_action, prev_reward, reset)
+            # The recurrent models' step reads nn.LSTM / nn.GRU weights (never calls the module), which Dynamo
+            # refuses unless allowed.
+            with torch._dynamo.config.patch(allow_rnn=True):
+                return self._step(obs, prev_action, prev_reward, reset)
         for buffer, value in zip(self.inputs, (obs, prev_action, prev_reward, reset), strict=True):
             buffer.copy_(value, non_blocking=True)
         self.graph.replay()

@@ -303,7 +303,22 @@ class RecurrentNet(nn.Module):
         return [s.masked_fill_(rows[None, :, None], 0.0) for s in state]
 
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, hidden]
-        y, h = self.rnn(x[:, None], tuple(state) if len(state) == 2 else state[0])  # y [B, 1, hidden]
-        for cache, new in zip(state, h if len(state) == 2 else [h], strict=True):
-            cache.copy_(new)  # in place, like every cache: a captured step keeps its state's addresses
-        return y[:, 0], state
+        """One step of each layer's cell with the nn.LSTM / nn.GRU weights (PyTorch's gate order), written
+        out so that torch.compile can take it (Dynamo does not trace nn.LSTM); the state is updated in place,
+        like every cache, so that a captured step keeps its addresses."""
+        h, c = state[0], state[1] if len(state) == 2 else None  # [layers, B, hidden]
+        for k in range(self.rnn.num_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{name}_l{k}")
+                                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            gi, gh = F.linear(x, w_ih, b_ih), F.linear(h[k], w_hh, b_hh)  # [B, 4H] (LSTM) or [B, 3H] (GRU)
+            if c is not None:
+                i, f, g, o = (gi + gh).chunk(4, dim=-1)
+                c[k] = torch.sigmoid(f) * c[k] + torch.sigmoid(i) * torch.tanh(g)
+                h[k] = torch.sigmoid(o) * torch.tanh(c[k])
+            else:
+                (ir, iz, in_), (hr, hz, hn) = gi.chunk(3, dim=-1), gh.chunk(3, dim=-1)
+                r, z = torch.sigmoid(ir + hr), torch.sigmoid(iz + hz)
+                n = torch.tanh(in_ + r * hn)
+                h[k] = (1 - z) * n + z * h[k]
+            x = h[k]
+        return x.clone(), state

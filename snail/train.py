@@ -137,6 +137,11 @@ class Workspace:
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=self.ppo_cfg.lr, eps=1e-5)
         # Rank r samples with its own stream; rank 0's is the single-process one.
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + _SEED_STRIDE * self.ranks.rank)
+        try:  # one policy plays every rollout (a captured CUDA graph is kept)
+            self.rollout_policy = AgentPolicy(self.agent, self.ppo_cfg.num_envs, generator=self.generator,
+                                              keep_outputs=True, step_mode=self.run_cfg.rollout_step)
+        except ValueError as err:
+            raise ConfigError(f"run.rollout_step={self.run_cfg.rollout_step!r} is invalid: {err}") from None
         self.run_dir = Path(run_dir)
         self.counters = {"update": 0, "env_steps": 0, "wall_clock_s": 0.0, "best_eval_return": -math.inf}
         self.resumed = False  # continues from last.pt
@@ -271,8 +276,7 @@ class Workspace:
         rollout = counters["update"] * self.ranks.world + self.ranks.rank
         seed = (self.cfg.seed * _SEED_STRIDE + rollout * ppo_cfg.num_envs) % EVAL_SEED_OFFSET
         self.agent.eval()
-        policy = AgentPolicy(self.agent, ppo_cfg.num_envs, generator=self.generator, keep_outputs=True)
-        batch, results = collect_trials(policy, self.vec_env, seed)
+        batch, results = collect_trials(self.rollout_policy, self.vec_env, seed)
         t1 = time.perf_counter()
         self.agent.train()
         losses = ppo_update(self.trainee, self.optimizer, batch, ppo_cfg, generator=self.generator,
@@ -308,7 +312,8 @@ class Workspace:
         every evaluation, so the curve compares; disjoint from the held-out tasks of evaluate.py, which must not
         choose the checkpoint they score); a new best return is saved as `best.pt`."""
         self.agent.eval()
-        policy = AgentPolicy(self.agent, num_envs=self.run_cfg.eval_trials, seed=self.cfg.seed)
+        policy = AgentPolicy(self.agent, num_envs=self.run_cfg.eval_trials, seed=self.cfg.seed,
+                             step_mode=self.run_cfg.rollout_step)
         summary = summarize(run_trials(policy, self.cfg.env.id, self.env_options, num_trials=self.run_cfg.eval_trials,
                                        seed_offset=VALIDATION_SEED_OFFSET), self.cfg.env.id)
         if summary["return"] > self.counters["best_eval_return"]:

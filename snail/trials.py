@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from snail.envs import env_id_of, inner_episode_starts, make_vector_env
 from snail.envs.wrappers import meta_rl_features
+from snail.fast_step import FastStep, resolve_step_mode
 from snail.finite import NonFiniteError
 
 # Held-out evaluation tasks come from env seeds at or above this; training (snail.train) uses seeds below it.
@@ -205,6 +206,12 @@ class AgentPolicy:
     on the agent's device (what PPO needs); actions come back as numpy. Non-finite logits or values raise
     `snail.finite.NonFiniteError` (instead of sampling from NaN).
 
+    `step_mode` ("auto", "eager", "compile", "graph": snail.fast_step) is how the agent's cached step runs;
+    "auto" replays a CUDA graph on a GPU. A policy can play any number of rollouts one after another (each
+    trial's first step resets its rows), so keep one to keep its captured graph. Per step, the only host
+    traffic is the env's observation in (through pinned memory on a GPU) and the actions out, which also carry
+    the non-finite check (no separate synchronisation).
+
     `forget_between_episodes` is a memory ablation: at the first step of every inner episode after the first
     (the observation's flag is 1) the agent's memory is wiped and the step is shown as a trial's first (flag
     0, no previous action or reward), so every inner episode is played as if it were a new trial. What the
@@ -213,13 +220,14 @@ class AgentPolicy:
 
     def __init__(self, agent, num_envs: int, greedy: bool = False, seed: int = 0,
                  generator: torch.Generator | None = None, keep_outputs: bool = False,
-                 forget_between_episodes: bool = False):
+                 forget_between_episodes: bool = False, step_mode: str = "eager"):
         self.agent, self.num_envs, self.greedy = agent, int(num_envs), bool(greedy)
         self.keep_outputs = bool(keep_outputs)
         self.forget_between_episodes = bool(forget_between_episodes)
         self.device = next(agent.parameters()).device
         self.generator = generator or torch.Generator(device=self.device).manual_seed(seed)
-        self.state = agent.initial_state(self.num_envs)
+        self.step = FastStep(agent, self.num_envs, resolve_step_mode(step_mode, self.device))
+        self._pinned: dict[str, torch.Tensor] = {}
 
     def _forget(self, obs, prev_action, prev_reward, reset):
         new_episode = inner_episode_starts(obs)
@@ -230,26 +238,41 @@ class AgentPolicy:
         return (obs, np.where(new_episode, -1, prev_action), np.where(new_episode, 0.0, prev_reward),
                 np.asarray(reset, dtype=bool) | new_episode)
 
+    def _to_device(self, name: str, array, dtype: torch.dtype) -> torch.Tensor:
+        """A host array on the agent's device; on a GPU through a pinned buffer and a non-blocking copy."""
+        host = torch.as_tensor(np.asarray(array), dtype=dtype)
+        if self.device.type != "cuda":
+            return host
+        pinned = self._pinned.get(name)
+        if pinned is None or pinned.shape != host.shape:
+            pinned = self._pinned[name] = torch.empty(host.shape, dtype=dtype, pin_memory=True)
+        pinned.copy_(host)
+        return pinned.to(self.device, non_blocking=True)
+
     @torch.no_grad()
     def act(self, obs, prev_action, prev_reward, reset):
         if self.forget_between_episodes:
             obs, prev_action, prev_reward, reset = self._forget(obs, prev_action, prev_reward, reset)
-        device = self.device
-        logits, value, self.state = self.agent.step(
-            torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device),
-            torch.as_tensor(np.asarray(prev_action), dtype=torch.int64, device=device),
-            torch.as_tensor(np.asarray(prev_reward), dtype=torch.float32, device=device),
-            self.state, torch.as_tensor(np.asarray(reset), dtype=torch.bool, device=device))  # [n, A], [n]
-        if not bool(torch.isfinite(logits).all() & torch.isfinite(value).all()):
-            raise NonFiniteError("the policy's logits or values are not finite (NaN or infinity)")
+        logits, value = self.step(self._to_device("obs", obs, torch.float32),
+                                  self._to_device("prev_action", prev_action, torch.int64),
+                                  self._to_device("prev_reward", prev_reward, torch.float32),
+                                  self._to_device("reset", reset, torch.bool))  # [n, A], [n]
         if self.greedy:
             action = logits.argmax(-1)
         else:
-            action = torch.multinomial(F.softmax(logits.float(), dim=-1), 1, generator=self.generator).squeeze(-1)
+            # Non-finite rows get uniform probabilities here and action -1 below, found on the host.
+            probs = F.softmax(torch.nan_to_num(logits.float(), nan=0.0, posinf=0.0, neginf=0.0), dim=-1)
+            action = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        finite = torch.isfinite(logits).all(-1) & torch.isfinite(value)
+        actions = torch.where(finite, action, -1).cpu().numpy()
+        if (actions < 0).any():
+            raise NonFiniteError("the policy's logits or values are not finite (NaN or infinity)")
         if not self.keep_outputs:
-            return action.cpu().numpy()
+            return actions
         logprob = F.log_softmax(logits, -1).gather(-1, action[:, None]).squeeze(-1)
-        return action.cpu().numpy(), {"logprob": logprob, "value": value}
+        # `value` may be a captured graph's output buffer, overwritten by the next step: play_trials stores
+        # it at once.
+        return actions, {"logprob": logprob, "value": value}
 
 
 class PredictorPolicy:

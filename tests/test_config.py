@@ -80,8 +80,21 @@ EXPERIMENTS = {
 }
 
 
+# single-GPU presets (not sweeps): experiment -> (env, trials per update, minibatch trials)
+GPU_EXPERIMENTS = {"gpu_bandit": ("bandit", 4096, 512), "gpu_maze": ("maze", 1024, 128)}
+
+
 def test_every_experiment_file_is_checked():
-    assert sorted(EXPERIMENTS) == options("experiment")
+    assert sorted([*EXPERIMENTS, *GPU_EXPERIMENTS]) == options("experiment")
+
+
+@pytest.mark.parametrize("experiment", sorted(GPU_EXPERIMENTS))
+def test_gpu_presets_compose(experiment):
+    env, num_envs, minibatch = GPU_EXPERIMENTS[experiment]
+    cfg = schemas.compose_config("config", [f"experiment={experiment}"])
+    assert (cfg.env.name, cfg.algo.num_envs, cfg.algo.minibatch_trials) == (env, num_envs, minibatch)
+    assert (cfg.device, cfg.run.rollout_step, cfg.algo.precision) == ("cuda", "auto", "auto")
+    assert not schemas.sweep_jobs([f"experiment={experiment}"])[0][1:]  # one run, not a sweep
 
 
 @pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))

@@ -15,6 +15,7 @@ from omegaconf import MISSING
 
 from snail.config import check, dataclass_by_name, dataclass_from_mapping
 from snail.config.env import ENV_CONFIGS
+from snail.fast_step import STEP_MODES
 from snail.models import MODEL_CONFIGS
 from snail.ppo import PPOConfig
 
@@ -30,6 +31,9 @@ class RunConfig:
     checkpoint_every: int = 10  # updates between `last` checkpoints
     torch_threads: int | None = None  # null = torch's default
     progress: bool = True  # console progress bar
+    # How the rollouts' cached step runs (snail/fast_step.py): auto (a CUDA graph on a GPU, eager elsewhere),
+    # eager, compile (torch.compile) or graph (CUDA only). Results are the same; only the speed differs.
+    rollout_step: str = "auto"
 
     def __post_init__(self):
         check("run", self, lambda: {
@@ -39,6 +43,7 @@ class RunConfig:
             "eval_trials": (self.eval_trials >= 1, "an integer >= 1"),
             "checkpoint_every": (self.checkpoint_every >= 1, "an integer >= 1"),
             "torch_threads": (self.torch_threads is None or self.torch_threads >= 1, "null or an integer >= 1"),
+            "rollout_step": (self.rollout_step in STEP_MODES, f"one of {list(STEP_MODES)}"),
         })
 
 
