@@ -242,8 +242,8 @@ class AttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, in] -> [B, T, in + V]
         q, k, v = self.qkv(x).unsqueeze(1).split([self.key_size, self.key_size, self.value_size], dim=-1)
-        read = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, 1, T, V]; scale 1/sqrt(K)
-        return torch.cat([x, read.squeeze(1)], dim=-1)
+        read = causal_attention(q, k, v)  # [B, 1, T, V]; scale 1/sqrt(K)
+        return torch.cat([x, read.squeeze(1).to(x.dtype)], dim=-1)
 
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list[torch.Tensor]:
         return [torch.zeros(batch_size, self.max_len, self.key_size, device=device, dtype=dtype),
@@ -260,6 +260,16 @@ class AttentionBlock(nn.Module):
         keys[rows, t], values[rows, t] = k, v
         read = cached_attention(q[:, None], keys[:, None, :span], values[:, None, :span], t)  # [B, 1, V]
         return torch.cat([x, read.squeeze(1)], dim=-1), state
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Causal scaled dot-product attention, [B, H, T, d] each -> [B, H, T, vd]. On CPU in float32 also under bf16
+    autocast: PyTorch's CPU flash-attention kernel is about 4x slower in bf16 than in float32 (forward and
+    backward, T=100, d=32: 10.8 against 2.8 ms), and attention is a small part of these models' arithmetic."""
+    if q.device.type == "cpu" and q.dtype != torch.float32:
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
 def cached_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, t: torch.Tensor):

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from snail.blocks import AttentionBlock, Clock, TCBlock, cached_attention
+from snail.blocks import AttentionBlock, Clock, TCBlock, cached_attention, causal_attention
 from snail.config import check
 
 # ----------------------------------------------------------------------------------------------- configs
@@ -221,7 +221,7 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # [B, H, T, hd] each
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, hd]
+        y = causal_attention(q, k, v).to(q.dtype)  # [B, H, T, hd]
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # [B, T, C]
 
     def step(self, x, cache, clock: Clock):
