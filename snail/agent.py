@@ -8,10 +8,11 @@ Contract (docs/interfaces.md):
                                                   reset [B])
 
 The step state is a dict the caller treats as opaque: {"t": [B] int64 time index of each row within its trial,
-"tick": 0-dim int64 tensor, steps taken, "policy": the policy network's caches (lists of tensors), "value": the value
-network's (None with a shared trunk)}. Everything lives on the agent's device. `step` updates the caches in
-place and returns the state to use next. `step(..., static=True)` is the same step with fixed shapes and no host
-synchronisation, updating the whole state in place: what a CUDA graph or torch.compile needs (snail/fast_step.py).
+"tick": 0-dim int64 tensor, steps taken, "policy": the policy network's caches (lists of tensors), "value": the
+value network's (None with a shared trunk)}. Everything lives on the agent's device. `step` updates the caches in
+place and returns the state to use next. `step(..., static=True)` is the same step with fixed shapes and no
+host synchronisation, updating the whole state in place: what a CUDA graph or torch.compile needs
+(snail/fast_step.py).
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ class Agent(nn.Module):
             state["tick"].add_(1)
             state["policy"], state["value"] = policy_state, value_state
         else:
-            state = {"t": t + 1, "tick": torch.tensor(tick + 1, device=t.device), "policy": policy_state, "value": value_state}
+            state = {"t": t + 1, "tick": torch.tensor(tick + 1, device=t.device), "policy": policy_state,
+                     "value": value_state}
         return self.policy_head(h), self.value_head(hv).squeeze(-1), state
 
 

@@ -4,7 +4,7 @@ give the eager step's results, and the trainer's switch checks its value before 
 import numpy as np
 import pytest
 import torch
-from test_models import MAX_LEN, OBS_DIM, SMALL, ACTIONS, make_agent, random_inputs, segment_starts
+from test_models import ACTIONS, MAX_LEN, OBS_DIM, SMALL, make_agent, random_inputs, segment_starts
 
 from snail.config import ConfigError
 from snail.config.schemas import compose_config
