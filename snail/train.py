@@ -134,7 +134,9 @@ class Workspace:
         self.agent = build_agent(cfg.model, **self.dims).to(self.device)
         # What PPO trains: the agent, or its DDP wrapper whose backward all-reduces the gradients across ranks.
         self.trainee = DistributedDataParallel(self.agent) if self.ranks.active else self.agent
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=self.ppo_cfg.lr, eps=1e-5)
+        # fused: one kernel over all parameters, 4x faster than the foreach step on CPU (3.2 against 12.5 ms for
+        # SNAIL's 615 k parameters, 1 thread, contended), ~4% of a default bandit update.
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=self.ppo_cfg.lr, eps=1e-5, fused=True)
         # Rank r samples with its own stream; rank 0's is the single-process one.
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + _SEED_STRIDE * self.ranks.rank)
         try:  # one policy plays every rollout (a captured CUDA graph is kept)
