@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every GPU figure of the scaling issue in one go (about 8 minutes on one H100/H200), for whenever a GPU is at
 # hand. From the repository root of a checkout, on the GPU machine:
-#   bash benchmarks/gpu_check.sh [out dir, default $OUT or results/gpu_check] [training minutes, default 4]
+#   bash benchmarks/gpu_check.sh [out dir, default $OUT or results/gpu_check] [training minutes, default 3]
 # On a machine that cannot reach a package index, first run benchmarks/gpu_wheels.sh where pip works and bring
-# .whl/ along: the wheels are installed into /tmp/site. Each step goes on when an earlier one fails, and writes
+# .whl/ along (it is git-ignored: the device tool needs `carry: [".whl"]`): the wheels go into /tmp/site. Each step goes on when an earlier one fails, and writes
 # its log and JSON into the out dir (7 files; the device tool brings back 8: tee the whole output to an 8th):
 #   1. the machine (nvidia-smi, torch, the GPU)
 #   2. the CUDA tests (captured step == eager step, a CUDA-graph rollout == the eager one, training on cuda)
@@ -13,7 +13,7 @@
 #      Gittins (78.6), env steps/s of the whole loop; then 1000 held-out trials of its best checkpoint
 set -uo pipefail
 out=${1:-${OUT:-results/gpu_check}}
-minutes=${2:-4}
+minutes=${2:-3}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 if [ -d .whl ]; then
@@ -30,7 +30,7 @@ step "1. machine"
 
 step "2. CUDA tests"
 python3 -m pytest -q -p no:cacheprovider tests/test_fast_step.py tests/test_train.py -k "cuda or graph" \
-    2>&1 | tail -n 30 | tee "$out/cuda_tests.txt"
+    2>&1 | tee "$out/cuda_tests.txt" | tail -n 30
 
 step "3. training throughput"
 python3 benchmarks/train_speed.py --devices cuda --models snail transformer lstm --step-modes eager graph \
@@ -43,7 +43,7 @@ step "4. experiment=gpu_bandit for $minutes minutes"
 run_dir=runs/gpu_check_bandit  # git-ignored; its curve is copied to the out dir
 rm -rf "$run_dir"
 python3 train.py experiment=gpu_bandit run.max_minutes="$minutes" run.progress=false hydra.run.dir="$run_dir" \
-    2>&1 | tail -n 20
+    2>&1 | tail -n 25
 python3 benchmarks/time_to_return.py "$run_dir" --targets 75.0 78.6 --json "$out/time_to_return.json"
 python3 evaluate.py run="$run_dir" trials=1000 baseline=none 2>&1 | tail -n 15 | tee "$out/evaluate_best.txt"
 cp "$run_dir/metrics.jsonl" "$out/gpu_bandit_metrics.jsonl"

@@ -9,8 +9,9 @@ update (forward/backward over whole trials, `algo.precision`), timed by the trai
 `Workspace.update` after a warm-up update (which also compiles or captures the step). For each device and model
 it prints env steps/s, the rollout/update split, and ratios measured in the same run (the machines are noisy:
 compare ratios, not absolute numbers): each row against the first model's first row on that device, each step
-mode against eager, each bf16 update against fp32. Devices or modes that do not apply are skipped with a message
-(cuda without a GPU, graph off CUDA, bf16 without native bf16: on an AVX2-only CPU a bf16 matmul crawls).
+mode against the first one timed (eager by default), each other precision against the first (fp32 by
+default). Devices or modes that do not apply are skipped with a message (cuda without a GPU, graph off CUDA,
+bf16 without native bf16: on an AVX2-only CPU a bf16 matmul crawls).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def configurations(devices, step_modes, precisions):
         precs = [p for p in precisions if p != "bf16" or native_bf16(dev)]
         if len(precs) < len(precisions):
             skipped.append(f"{device}: bf16 (no native bf16 here: no AVX512-BF16 / AMX-BF16, where it crawls)")
-        # Step modes with the fp32 update, then each other precision with the fastest-to-set-up step mode.
+        if not modes or not precs:
+            skipped.append(f"{device}: no step mode or precision left to time")
+            continue
+        # Step modes with the first precision, then each other precision with the first step mode.
         runs += [(device, mode, precs[0]) for mode in modes] + [(device, modes[0], p) for p in precs[1:]]
     return runs, skipped
 

@@ -8,7 +8,8 @@ Contract (docs/interfaces.md):
                                                   reset [B])
 
 The step state is a dict the caller treats as opaque: {"t": [B] int64 time index of each row within its trial,
-"tick": 0-dim int64 tensor, steps taken, "policy": the policy network's caches (lists of tensors), "value": the
+"tick": steps taken (a 0-dim int64 tensor in a new state and in the static step, an int after an
+eager step), "policy": the policy network's caches (lists of tensors), "value": the
 value network's (None with a shared trunk)}. Everything lives on the agent's device. `step` updates the caches in
 place and returns the state to use next. `step(..., static=True)` is the same step with fixed shapes and no
 host synchronisation, updating the whole state in place: what a CUDA graph or torch.compile needs
@@ -133,6 +134,7 @@ class Agent(nn.Module):
         if static:
             span, tick = self.max_len, state["tick"]
         else:
+            # tick: a Python int after the first eager step (a tensor only in a fresh state): no sync per step
             span, tick = int(t.max()) + 1, int(state["tick"])
             if self.step_limit is not None and span > self.step_limit:
                 raise ValueError(f"step {span - 1} of a trial is past this agent's max_len={self.max_len}; "
@@ -154,8 +156,7 @@ class Agent(nn.Module):
             state["tick"].add_(1)
             state["policy"], state["value"] = policy_state, value_state
         else:
-            state = {"t": t + 1, "tick": torch.tensor(tick + 1, device=t.device), "policy": policy_state,
-                     "value": value_state}
+            state = {"t": t + 1, "tick": tick + 1, "policy": policy_state, "value": value_state}
         return self.policy_head(h), self.value_head(hv).squeeze(-1), state
 
 

@@ -33,14 +33,14 @@ def resolve_step_mode(mode: str, device: torch.device) -> str:
     return mode
 
 
-def _tensors(state):
+def state_tensors(state):
     """Every tensor of a (nested) step state."""
     if isinstance(state, torch.Tensor):
         return [state]
     if isinstance(state, dict):
-        return [t for v in state.values() for t in _tensors(v)]
+        return [t for v in state.values() for t in state_tensors(v)]
     if isinstance(state, (list, tuple)):
-        return [t for v in state for t in _tensors(v)]
+        return [t for v in state for t in state_tensors(v)]
     return []
 
 
@@ -69,21 +69,25 @@ class FastStep:
         B, dev = self.batch_size, self.device
         self.inputs = (torch.zeros(B, self.agent.obs_dim, device=dev), torch.full((B,), -1, device=dev),
                        torch.zeros(B, device=dev), torch.ones(B, dtype=torch.bool, device=dev))
-        # Warm-up on a side stream (cuBLAS / SDPA workspaces, lazy inits), as torch.cuda.graphs requires.
-        stream = torch.cuda.Stream(device=dev)
-        stream.wait_stream(torch.cuda.current_stream(dev))
-        with torch.cuda.stream(stream), torch.no_grad():
-            for _ in range(warmup):
-                self._static_step(*self.inputs)
-        torch.cuda.current_stream(dev).wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph), torch.no_grad():
-            self.outputs = self._static_step(*self.inputs)
+        # On the agent's own GPU (cuda:N need not be the current device: a capture stream of another device
+        # would record nothing). Warm-up on a side stream (cuBLAS / SDPA workspaces, lazy inits) first, as
+        # torch.cuda.graphs requires.
+        with torch.cuda.device(dev), torch.no_grad():
+            stream = torch.cuda.Stream(device=dev)
+            stream.wait_stream(torch.cuda.current_stream(dev))
+            with torch.cuda.stream(stream):
+                for _ in range(warmup):
+                    self._static_step(*self.inputs)
+            torch.cuda.current_stream(dev).wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph, stream=torch.cuda.Stream(device=dev)):
+                self.outputs = self._static_step(*self.inputs)
         self.reset_state()  # the warm-up steps wrote into the state
 
     def reset_state(self) -> None:
-        """Zero the whole step state in place (a new rollout may also just reset every row)."""
-        for tensor in _tensors(self.state):
+        """Zero the whole step state in place (a captured graph stays valid). Resetting rows is enough between
+        trials, except after a non-finite step: masked attention still multiplies a NaN left in the caches."""
+        for tensor in state_tensors(self.state):
             tensor.zero_()
 
     @torch.no_grad()

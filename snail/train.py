@@ -144,6 +144,7 @@ class Workspace:
                                               keep_outputs=True, step_mode=self.run_cfg.rollout_step)
         except ValueError as err:
             raise ConfigError(f"run.rollout_step={self.run_cfg.rollout_step!r} is invalid: {err}") from None
+        self.eval_policy: AgentPolicy | None = None
         self.run_dir = Path(run_dir)
         self.counters = {"update": 0, "env_steps": 0, "wall_clock_s": 0.0, "best_eval_return": -math.inf}
         self.resumed = False  # continues from last.pt
@@ -314,8 +315,11 @@ class Workspace:
         every evaluation, so the curve compares; disjoint from the held-out tasks of evaluate.py, which must not
         choose the checkpoint they score); a new best return is saved as `best.pt`."""
         self.agent.eval()
-        policy = AgentPolicy(self.agent, num_envs=self.run_cfg.eval_trials, seed=self.cfg.seed,
-                             step_mode=self.run_cfg.rollout_step)
+        if self.eval_policy is None:  # kept, so that a captured graph or compiled step is made once
+            self.eval_policy = AgentPolicy(self.agent, num_envs=self.run_cfg.eval_trials, seed=self.cfg.seed,
+                                           step_mode=self.run_cfg.rollout_step)
+        policy = self.eval_policy
+        policy.generator.manual_seed(self.cfg.seed)  # every evaluation samples as a fresh policy would
         summary = summarize(run_trials(policy, self.cfg.env.id, self.env_options, num_trials=self.run_cfg.eval_trials,
                                        seed_offset=VALIDATION_SEED_OFFSET), self.cfg.env.id)
         if summary["return"] > self.counters["best_eval_return"]:
@@ -385,6 +389,7 @@ class Workspace:
                               "counters": self.counters, "last_train": self.last_train})
 
     def _roll_back(self, snapshot: dict) -> None:
+        self.rollout_policy.step.reset_state()  # a non-finite step may have left NaN in the caches
         self.agent.load_state_dict(snapshot["model"])
         self.optimizer.load_state_dict(snapshot["optimizer"])
         self.counters.update(snapshot["counters"])

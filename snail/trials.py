@@ -228,6 +228,9 @@ class AgentPolicy:
         self.generator = generator or torch.Generator(device=self.device).manual_seed(seed)
         self.step = FastStep(agent, self.num_envs, resolve_step_mode(step_mode, self.device))
         self._pinned: dict[str, torch.Tensor] = {}
+        # Each row's step in its trial, kept on the host: the static step (compile / graph) has no check of its
+        # own (past max_len it would index out of its caches, on a GPU a device-side assert).
+        self._t = np.zeros(self.num_envs, dtype=np.int64)
 
     def _forget(self, obs, prev_action, prev_reward, reset):
         new_episode = inner_episode_starts(obs)
@@ -239,7 +242,8 @@ class AgentPolicy:
                 np.asarray(reset, dtype=bool) | new_episode)
 
     def _to_device(self, name: str, array, dtype: torch.dtype) -> torch.Tensor:
-        """A host array on the agent's device; on a GPU through a pinned buffer and a non-blocking copy."""
+        """A host array on the agent's device; on a GPU through a pinned buffer and a non-blocking copy (the
+        buffer is reused at the next step, after `act` has waited for the actions, so the copy is done)."""
         host = torch.as_tensor(np.asarray(array), dtype=dtype)
         if self.device.type != "cuda":
             return host
@@ -253,6 +257,12 @@ class AgentPolicy:
     def act(self, obs, prev_action, prev_reward, reset):
         if self.forget_between_episodes:
             obs, prev_action, prev_reward, reset = self._forget(obs, prev_action, prev_reward, reset)
+        self._t = np.where(reset, 0, self._t)
+        limit = self.agent.step_limit
+        if limit is not None and (self._t >= limit).any():
+            raise ValueError(f"step {int(self._t.max())} of a trial is past this agent's max_len={limit}; "
+                             "reset those rows first (the caches hold max_len steps)")
+        self._t += 1
         logits, value = self.step(self._to_device("obs", obs, torch.float32),
                                   self._to_device("prev_action", prev_action, torch.int64),
                                   self._to_device("prev_reward", prev_reward, torch.float32),
@@ -262,10 +272,14 @@ class AgentPolicy:
         else:
             # Non-finite rows get uniform probabilities here and action -1 below, found on the host.
             probs = F.softmax(torch.nan_to_num(logits.float(), nan=0.0, posinf=0.0, neginf=0.0), dim=-1)
-            action = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+            # What torch.multinomial(probs, 1, generator) computes (the same draws from the same generator),
+            # without its two checks of the probabilities on the host, each a synchronisation on a GPU.
+            noise = torch.empty_like(probs).exponential_(1, generator=self.generator)
+            action = (probs / noise).argmax(-1)
         finite = torch.isfinite(logits).all(-1) & torch.isfinite(value)
-        actions = torch.where(finite, action, -1).cpu().numpy()
+        actions = torch.where(finite, action, -1).cpu().numpy()  # the step's one synchronisation
         if (actions < 0).any():
+            self.step.reset_state()  # NaN may be in the caches now, which masking does not remove
             raise NonFiniteError("the policy's logits or values are not finite (NaN or infinity)")
         if not self.keep_outputs:
             return actions

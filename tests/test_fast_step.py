@@ -9,7 +9,8 @@ from test_models import ACTIONS, MAX_LEN, OBS_DIM, SMALL, make_agent, random_inp
 from snail.config import ConfigError
 from snail.config.schemas import compose_config
 from snail.envs import env_id_of, make_vector_env
-from snail.fast_step import FastStep, resolve_step_mode
+from snail.fast_step import FastStep, resolve_step_mode, state_tensors
+from snail.finite import NonFiniteError
 from snail.train import Workspace
 from snail.trials import AgentPolicy, play_trials
 
@@ -122,3 +123,38 @@ def test_trainer_refuses_a_bad_rollout_step(tmp_path, value, message):
         cfg = compose_config("config", ["device=cpu", f"run.rollout_step={value}"])
         Workspace(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_policy_recovers_from_a_non_finite_step():
+    """After a step with NaN weights raised NonFiniteError, the policy's caches hold no NaN (the static step
+    reads every cache position, masked, and a NaN value times a zero weight is NaN): once the weights are good
+    again (the trainer's rollback), the same policy plays exactly what a fresh one plays."""
+    agent = make_agent(SMALL["snail"], obs_dim=1, num_actions=5, max_len=10)
+    vec_env = make_vector_env(env_id_of("bandit"), 4, {"pulls": 10})
+    policy = AgentPolicy(agent, 4, seed=3)
+    play_trials(policy, vec_env, seed=7)
+    good = {k: v.clone() for k, v in agent.state_dict().items()}
+    with torch.no_grad():
+        agent.policy_encoder.mlp[0].weight.fill_(float("nan"))
+    with pytest.raises(NonFiniteError, match="not finite"):
+        play_trials(policy, vec_env, seed=8)
+    caches = state_tensors(policy.step.state)
+    assert caches and all(bool(torch.isfinite(t).all()) for t in caches)
+    agent.load_state_dict(good)
+    policy.generator.manual_seed(3)
+    got = play_trials(policy, vec_env, seed=9)
+    expected = play_trials(AgentPolicy(agent, 4, seed=3), vec_env, seed=9)
+    np.testing.assert_array_equal(got.actions, expected.actions)
+
+
+@pytest.mark.parametrize("mode", ["eager", "compile"])
+def test_policy_refuses_to_step_past_max_len(mode):
+    """The static step has no check of its own: the policy stops a row that would pass max_len (a GPU would
+    hit a device-side assert instead)."""
+    agent = make_agent(SMALL["attn_only"], obs_dim=1, num_actions=5, max_len=3)
+    policy = AgentPolicy(agent, 2, step_mode=mode)
+    obs, prev = np.zeros((2, 1), np.float32), np.zeros(2, np.int64)
+    for t in range(3):
+        policy.act(obs, prev, np.zeros(2, np.float32), np.full(2, t == 0))
+    with pytest.raises(ValueError, match="past this agent's max_len=3"):
+        policy.act(obs, prev, np.zeros(2, np.float32), np.zeros(2, bool))
