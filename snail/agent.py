@@ -141,9 +141,9 @@ class Agent(nn.Module):
                                  "reset those rows first (the caches hold max_len steps)")
         policy_state, value_state = state["policy"], state["value"]
         if static or bool(reset.any()):  # those rows' convolution rings / recurrent state start from zeros
-            policy_state = self.policy_net.clear(policy_state, reset)
+            policy_state = self.policy_net.clear(policy_state, reset, static)
             if not self.shared_trunk:
-                value_state = self.value_net.clear(value_state, reset)
+                value_state = self.value_net.clear(value_state, reset, static)
         clock = Clock(t, span, tick)
         x = self.policy_encoder.features(obs, prev_action, prev_reward, reset)  # [B, D + A + 1]
         h, policy_state = self.policy_net.step(self.policy_encoder(x), policy_state, clock)

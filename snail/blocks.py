@@ -58,8 +58,9 @@ class CausalConv(nn.Module):
     half is shifted d steps in time: on CPU this beats conv1d (no [B, C, T] transposes) and Linear on
     cat(x_t, x_{t-d}) (which copies the wide input). The step cache is a ring buffer of the last d values of
     W_past x, [B, d, out_ch], narrower than the inputs themselves; slot tick % d holds the value of d steps
-    ago, read only by rows at least d steps into their trial (t >= d; before that x_{t-d} is zero), so a new
-    trial needs no clearing, the way attention caches need none.
+    ago (zeros before the trial's start). The eager step zeroes a row's ring when its trial starts (rare); the
+    static step (fixed work per step) instead reads a slot only for rows at least d steps into their trial
+    (t >= d), so that it never has to clear whole rings.
     """
 
     def __init__(self, in_ch: int, out_ch: int, dilation: int):
@@ -79,22 +80,23 @@ class CausalConv(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return torch.zeros(batch_size, self.dilation, self.out_ch, device=device, dtype=dtype)
 
-    def clear(self, ring: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        return ring  # what a row's ring holds from before its trial is never read (see step)
+    def clear(self, ring: torch.Tensor, rows: torch.Tensor, static: bool = False) -> torch.Tensor:
+        return ring if static else ring.masked_fill_(rows[:, None, None], 0.0)  # rows: bool [B]
 
     def step(self, x: torch.Tensor, ring: torch.Tensor, clock: Clock) -> tuple[torch.Tensor, torch.Tensor]:
         """x [B, in], ring [B, d, out] -> y [B, out], ring."""
         z = F.linear(x, self.weight)  # [B, 2 * out]
         now, past = z.split(self.out_ch, dim=-1)
-        static = isinstance(clock.tick, torch.Tensor)  # static step: the slot stays on the device
-        slot = (clock.tick % self.dilation).view(1) if static else clock.tick % self.dilation
-        before = ring.index_select(1, slot).squeeze(1) if static else ring[:, slot]  # [B, out]: W_past x_{t-d}
-        # ... zero (x before the trial's start) for rows fewer than d steps into their trial
-        y = now + self.bias + torch.where((clock.t >= self.dilation)[:, None], before, 0.0)
-        if static:
+        if isinstance(clock.tick, torch.Tensor):  # static step: the slot stays on the device
+            slot = (clock.tick % self.dilation).view(1)
+            before = ring.index_select(1, slot).squeeze(1)  # [B, out]: W_past x_{t-d} ...
+            # ... zero (x before the trial's start) for rows fewer than d steps into their trial
+            y = now + self.bias + torch.where((clock.t >= self.dilation)[:, None], before, 0.0)
             ring.index_copy_(1, slot, past[:, None])
-        else:
-            ring[:, slot] = past
+            return y, ring
+        slot = clock.tick % self.dilation
+        y = now + self.bias + ring[:, slot]  # ring[:, slot] = W_past x_{t-d} (zeros before the trial's start)
+        ring[:, slot] = past
         return y, ring
 
 
@@ -117,8 +119,8 @@ class DenseBlock(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> torch.Tensor:
         return self.conv.initial_state(batch_size, device, dtype)
 
-    def clear(self, state, rows):
-        return self.conv.clear(state, rows)
+    def clear(self, state, rows, static: bool = False):
+        return self.conv.clear(state, rows, static)
 
 
 class TCBlock(nn.Module):
@@ -146,8 +148,8 @@ class TCBlock(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list[torch.Tensor]:
         return [block.initial_state(batch_size, device, dtype) for block in self.blocks]
 
-    def clear(self, state, rows):
-        return [block.clear(s, rows) for block, s in zip(self.blocks, state, strict=True)]
+    def clear(self, state, rows, static: bool = False):
+        return [block.clear(s, rows, static) for block, s in zip(self.blocks, state, strict=True)]
 
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, out]
         for i, block in enumerate(self.blocks):
@@ -249,7 +251,7 @@ class AttentionBlock(nn.Module):
         return [torch.zeros(batch_size, self.max_len, self.key_size, device=device, dtype=dtype),
                 torch.zeros(batch_size, self.max_len, self.value_size, device=device, dtype=dtype)]
 
-    def clear(self, state, rows):
+    def clear(self, state, rows, static: bool = False):
         return state  # entries from before a row's trial are masked out by time
 
     def step(self, x, state, clock: Clock):

@@ -5,7 +5,8 @@ Every sequence model maps per-step embeddings to per-step features and has:
     in_dim, out_dim, max_len (None: no limit on the trial length)
     forward(x [B, T, in_dim]) -> [B, T, out_dim]                      parallel in time
     initial_state(batch_size, device, dtype) -> state                 lists of tensors
-    clear(state, rows [B] bool) -> state                              rows start a new trial
+    clear(state, rows [B] bool, static) -> state                      rows start a new trial (static: every
+                                                                      step, rows may be none)
     step(x [B, in_dim], state, clock) -> ([B, out_dim], state)
         one step; clock.t [B] = each row's time index (t = 0 starts a trial), see blocks.Clock
 `python -m snail.agent` prints the parameter count of every preset.
@@ -198,8 +199,8 @@ class SnailNet(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> list:
         return [layer.initial_state(batch_size, device, dtype) for layer in self.layers]
 
-    def clear(self, state, rows):
-        return [layer.clear(s, rows) for layer, s in zip(self.layers, state, strict=True)]
+    def clear(self, state, rows, static: bool = False):
+        return [layer.clear(s, rows, static) for layer, s in zip(self.layers, state, strict=True)]
 
     def step(self, x, state, clock: Clock):  # [B, in_dim] -> [B, out_dim]
         for i, layer in enumerate(self.layers):
@@ -272,7 +273,7 @@ class TransformerNet(nn.Module):
         shape = (batch_size, self.cfg.n_heads, self.max_len, self.cfg.d_model // self.cfg.n_heads)
         return [[torch.zeros(shape, device=device, dtype=dtype) for _ in range(2)] for _ in self.layers]
 
-    def clear(self, state, rows):
+    def clear(self, state, rows, static: bool = False):
         return state  # entries from before a row's trial are masked out by time
 
     def step(self, x, state, clock: Clock):  # [B, d] -> [B, d]
@@ -299,7 +300,7 @@ class RecurrentNet(nn.Module):
         n = 2 if isinstance(self.rnn, nn.LSTM) else 1
         return [torch.zeros(shape, device=device, dtype=dtype) for _ in range(n)]  # [h] or [h, c]
 
-    def clear(self, state, rows):
+    def clear(self, state, rows, static: bool = False):
         return [s.masked_fill_(rows[None, :, None], 0.0) for s in state]
 
     def step(self, x, state, clock: Clock):  # [B, in] -> [B, hidden]

@@ -406,7 +406,7 @@ def _cell_figure(cell_runs: Mapping[str, list[Run]], baselines: Sequence[Mapping
     for ax, x in zip(axes, ("steps", "wall"), strict=True):
         groups = {label: [plot.read_curve(r.path, plot.DEFAULT_TAG, x) for r in runs]
                   for label, runs in cell_runs.items()}
-        plot.draw_groups(ax, groups, x, "eval return (mean over held-out trials)", lines, "std")
+        plot.draw_groups(ax, groups, x, "eval return (mean over the validation trials)", lines, "std")
     fig.suptitle(f"{title} (mean ± std over seeds)", fontsize=10)
     return plot.save_figure(fig, out, 100)
 
