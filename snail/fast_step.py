@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from snail.finite import tensors_of
+
 STEP_MODES = ("auto", "eager", "compile", "graph")
 
 
@@ -31,17 +33,6 @@ def resolve_step_mode(mode: str, device: torch.device) -> str:
     if mode == "graph" and device.type != "cuda":
         raise ValueError(f"'graph' needs a CUDA device, not {device} (allowed there: eager, compile)")
     return mode
-
-
-def state_tensors(state):
-    """Every tensor of a (nested) step state."""
-    if isinstance(state, torch.Tensor):
-        return [state]
-    if isinstance(state, dict):
-        return [t for v in state.values() for t in state_tensors(v)]
-    if isinstance(state, (list, tuple)):
-        return [t for v in state for t in state_tensors(v)]
-    return []
 
 
 class FastStep:
@@ -85,9 +76,10 @@ class FastStep:
         self.reset_state()  # the warm-up steps wrote into the state
 
     def reset_state(self) -> None:
-        """Zero the whole step state in place (a captured graph stays valid). Resetting rows is enough between
-        trials, except after a non-finite step: masked attention still multiplies a NaN left in the caches."""
-        for tensor in state_tensors(self.state):
+        """Zero the step state's caches in place (a captured graph stays valid). Resetting rows is enough between
+        trials, except after a non-finite step: masked attention still multiplies a NaN left in the caches. (The
+        integer time indices need no zeroing: every trial's first step resets its rows' `t`.)"""
+        for tensor in tensors_of(self.state):
             tensor.zero_()
 
     @torch.no_grad()

@@ -228,9 +228,10 @@ class AgentPolicy:
         self.generator = generator or torch.Generator(device=self.device).manual_seed(seed)
         self.step = FastStep(agent, self.num_envs, resolve_step_mode(step_mode, self.device))
         self._pinned: dict[str, torch.Tensor] = {}
-        # Each row's step in its trial, kept on the host: the static step (compile / graph) has no check of its
-        # own (past max_len it would index out of its caches, on a GPU a device-side assert).
-        self._t = np.zeros(self.num_envs, dtype=np.int64)
+        # Each row's step in its trial, kept on the host for the static step (compile / graph), which has no
+        # max_len check of its own (past max_len it would index out of its caches: on a GPU a device-side assert);
+        # the eager step checks itself.
+        self._t = None if self.step.mode == "eager" else np.zeros(self.num_envs, dtype=np.int64)
 
     def _forget(self, obs, prev_action, prev_reward, reset):
         new_episode = inner_episode_starts(obs)
@@ -257,12 +258,13 @@ class AgentPolicy:
     def act(self, obs, prev_action, prev_reward, reset):
         if self.forget_between_episodes:
             obs, prev_action, prev_reward, reset = self._forget(obs, prev_action, prev_reward, reset)
-        self._t = np.where(reset, 0, self._t)
-        limit = self.agent.step_limit
-        if limit is not None and (self._t >= limit).any():
-            raise ValueError(f"step {int(self._t.max())} of a trial is past this agent's max_len={limit}; "
-                             "reset those rows first (the caches hold max_len steps)")
-        self._t += 1
+        if self._t is not None:
+            self._t = np.where(reset, 0, self._t)
+            limit = self.agent.step_limit
+            if limit is not None and (self._t >= limit).any():
+                raise ValueError(f"step {int(self._t.max())} of a trial is past this agent's max_len={limit}; "
+                                 "reset those rows first (the caches hold max_len steps)")
+            self._t += 1
         logits, value = self.step(self._to_device("obs", obs, torch.float32),
                                   self._to_device("prev_action", prev_action, torch.int64),
                                   self._to_device("prev_reward", prev_reward, torch.float32),

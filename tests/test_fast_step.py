@@ -9,8 +9,8 @@ from test_models import ACTIONS, MAX_LEN, OBS_DIM, SMALL, make_agent, random_inp
 from snail.config import ConfigError
 from snail.config.schemas import compose_config
 from snail.envs import env_id_of, make_vector_env
-from snail.fast_step import FastStep, resolve_step_mode, state_tensors
-from snail.finite import NonFiniteError
+from snail.fast_step import FastStep, resolve_step_mode
+from snail.finite import NonFiniteError, tensors_of
 from snail.train import Workspace
 from snail.trials import AgentPolicy, play_trials
 
@@ -138,7 +138,7 @@ def test_policy_recovers_from_a_non_finite_step():
         agent.policy_encoder.mlp[0].weight.fill_(float("nan"))
     with pytest.raises(NonFiniteError, match="not finite"):
         play_trials(policy, vec_env, seed=8)
-    caches = state_tensors(policy.step.state)
+    caches = list(tensors_of(policy.step.state))
     assert caches and all(bool(torch.isfinite(t).all()) for t in caches)
     agent.load_state_dict(good)
     policy.generator.manual_seed(3)
