@@ -25,6 +25,7 @@ import torch
 
 from snail.config.schemas import compose_config
 from snail.device import native_bf16
+from snail.finite import NonFiniteError
 from snail.train import Workspace
 
 
@@ -98,7 +99,13 @@ def main() -> None:
             for dev, mode, precision in runs:
                 if dev != device:
                     continue
-                r = measure(model, device, mode, precision, args.updates, args.overrides)
+                try:
+                    r = measure(model, device, mode, precision, args.updates, args.overrides)
+                except NonFiniteError as error:  # e.g. a bf16 update that breaks: say so, time the rest
+                    print(f"{device:<6} {model:<12} {mode:<8} {precision:<6} {error}", flush=True)
+                    rows.append(dict(device=device, model=model, step_mode=mode, precision=precision,
+                                     error=str(error)))
+                    continue
                 first = first or r["steps_per_s"]
                 eager = eager or r["steps_per_s"]
                 fp32 = fp32 or r["steps_per_s"]

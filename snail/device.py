@@ -46,12 +46,13 @@ def native_bf16(device: torch.device) -> bool:
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of `precision` (auto | fp32 | bf16) on `device`: None for fp32.
 
-    auto picks bf16 only on a GPU with native bf16. On CPUs it stays fp32: even with AMX-BF16, the default
-    bandit run's update (minibatches of 16 trials) measured 3x slower in bf16 than in fp32
-    (benchmarks/train_speed.py), although a [256, 100] training pass is 1.65x faster (benchmarks/inference.py);
-    ask for bf16 explicitly for large minibatches. bf16 asked for on hardware without it is refused, as it
-    would crawl."""
-    if precision == "fp32" or (precision == "auto" and not (device.type == "cuda" and native_bf16(device))):
+    auto is fp32 everywhere, as measured (BENCHMARKS.md, "GPU and scaling"): on this project's AMX CPU the
+    default bandit update ran 0.81x in bf16 (SNAIL); on an H100 at the gpu_bandit preset's minibatches (512
+    trials) the update was no faster in bf16 (SNAIL 0.33 s fp32 against 0.38 s bf16, Transformer 0.37 / 0.38),
+    only at 2,048-trial minibatches (H200) was it 1.65x faster; and the small maze's bf16 update went
+    non-finite on an H100 (every minibatch) where fp32 trains. Ask for bf16 explicitly for large minibatches. bf16
+    asked for on hardware without it is refused, as it would crawl."""
+    if precision in ("fp32", "auto"):
         return None
     if not native_bf16(device):
         raise ConfigError(f"algo.precision={precision!r} is invalid on this {device.type} device: it has no native "

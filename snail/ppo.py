@@ -41,7 +41,8 @@ class PPOConfig:
     norm_adv: bool = True
     target_kl: float | None = None  # stop an update's epochs early past this approximate KL
     # The update's forward/backward in fp32, or in bf16 under torch.autocast (outputs, loss and optimizer stay
-    # fp32); auto = bf16 on GPUs with native bf16, fp32 on CPUs (where it measured slower: snail.device).
+    # fp32); auto = fp32 for now: bf16 measured no faster at the usual minibatches on CPU and GPU, and went
+    # non-finite on the maze on an H100 (snail.device.autocast_dtype).
     precision: str = "auto"
 
     def __post_init__(self):

@@ -398,11 +398,15 @@ class Workspace:
     def _diverged(self, err: NonFiniteError) -> TrainingDiverged:
         saved = (f"last.pt holds the last good state (update {self.saved['update']}, env step "
                  f"{self.saved['env_steps']})" if self.saved else "no checkpoint was written")
+        # bf16's short mantissa (or an attention kernel's bf16 backward: the small maze on an H100) is the
+        # likelier cause where the update runs under autocast.
+        cause = ("bf16 autocast (algo.precision=bf16): start a new run with algo.precision=fp32 or a smaller "
+                 f"learning rate (algo.lr={self.ppo_cfg.lr:g})" if self.autocast_dtype is not None else
+                 f"a learning rate too large (algo.lr={self.ppo_cfg.lr:g}): start a new run with a smaller one")
         return TrainingDiverged(
             f"training diverged: {MAX_BAD_UPDATES} tries in a row of update {self.counters['update'] + 1} met "
             f"non-finite numbers (last: {err}); each was rolled back and nothing non-finite was saved; {saved}. "
-            f"The likely cause is a learning rate too large (algo.lr={self.ppo_cfg.lr:g}): start a new run with a "
-            "smaller one (or check the env's rewards)")
+            f"The likely cause is {cause} (or check the env's rewards)")
 
     # ---- the loop -------------------------------------------------------------------------------------------
 

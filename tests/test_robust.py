@@ -184,6 +184,16 @@ def test_a_huge_learning_rate_stops_clearly_and_leaves_the_last_good_checkpoint(
         resume(tmp_path)
 
 
+def test_a_diverged_bf16_run_names_the_precision(tmp_path):
+    from snail.device import native_bf16
+
+    if not native_bf16(torch.device("cpu")):
+        pytest.skip("this CPU has no native bf16")
+    with pytest.raises(TrainingDiverged, match=r"bf16 autocast \(algo.precision=bf16\): start a new run with "
+                                               r"algo.precision=fp32"):
+        train(tiny_config(extra=[STEPS, "algo.lr=1e8", "algo.precision=bf16"]), tmp_path)
+
+
 def test_a_passing_nonfinite_update_is_rolled_back_and_retried(tmp_path, monkeypatch, capsys):
     real, calls = train_module.ppo_update, []
 

@@ -274,5 +274,5 @@ def test_auto_precision_follows_the_hardware_and_bf16_is_refused_without_it(monk
         device.autocast_dtype("bf16", cpu)
     monkeypatch.setattr(device, "native_bf16", lambda d: True)  # AVX512-BF16 / AMX, or a recent GPU
     assert device.autocast_dtype("bf16", cpu) is torch.bfloat16 and device.autocast_dtype("fp32", cpu) is None
-    assert device.autocast_dtype("auto", cpu) is None  # measured slower on CPUs for the default minibatches
-    assert device.autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16
+    # auto is fp32: measured no faster (CPU, and a GPU at the presets' minibatches), non-finite on a GPU maze
+    assert device.autocast_dtype("auto", cpu) is None and device.autocast_dtype("auto", torch.device("cuda")) is None
