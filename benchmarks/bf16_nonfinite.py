@@ -52,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     # An eager rollout: anomaly mode's checks would break a CUDA graph's capture.
     overrides = [f"device={args.device}", "run.rollout_step=eager", *args.overrides]
-    for label, backends in [("default backends", [SDPBackend.MATH, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION]), ("math", [SDPBackend.MATH]),
+    every = [SDPBackend.MATH, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION]
+    for label, backends in [("default backends", every), ("math", [SDPBackend.MATH]),
                             ("efficient", [SDPBackend.EFFICIENT_ATTENTION]), ("flash", [SDPBackend.FLASH_ATTENTION]),
                             ("cudnn", [SDPBackend.CUDNN_ATTENTION])]:
         print(f"{label:>16}: {one_update(overrides, backends)}", flush=True)
