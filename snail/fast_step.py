@@ -11,7 +11,8 @@ can take it whole:
 `FastStep(agent, batch_size, mode)` owns the step state and, for "graph", static input buffers;
 `fast(obs, prev_action, prev_reward, reset) -> (logits [B, A], values [B])` takes device tensors. The outputs
 of "graph" live in the graph's static buffers: use them before the next call. All modes give the eager step's
-results (tests/test_fast_step.py).
+results (tests/test_fast_step.py); "compile" checks that before the first rollout, as some torch versions
+compile it wrong.
 """
 
 from __future__ import annotations
@@ -47,12 +48,40 @@ class FastStep:
         self.state = agent.initial_state(self.batch_size)
         if mode == "compile":
             self._step = torch.compile(self._static_step, fullgraph=True, dynamic=False)
+            self._check_compiled()
         elif mode == "graph":
             self._capture(warmup)
 
     def _static_step(self, obs, prev_action, prev_reward, reset):
         logits, values, _ = self.agent.step(obs, prev_action, prev_reward, self.state, reset, static=True)
         return logits, values
+
+    def _check_compiled(self, steps: int = 4, tolerance: float = 1e-4) -> None:
+        """The compiled step against the uncompiled static step over a few steps of random inputs from a fresh
+        state, then the state zeroed again. Some torch versions compile it wrong: with torch 2.11 the TC blocks'
+        outputs differ from the second step on (up to 0.06, CPU; 2.13 matches), and a rollout would sample from
+        other logits than the update then scores. A mismatch is a one-line error before any rollout."""
+        B, dev = self.batch_size, self.device
+        generator = torch.Generator(device=dev).manual_seed(0)
+        reference = self.agent.initial_state(B)
+        worst = 0.0
+        with torch.no_grad():
+            for i in range(min(steps, self.agent.max_len)):  # a trial's steps stay within the caches
+                obs = torch.rand(B, self.agent.obs_dim, generator=generator, device=dev)
+                prev_action = torch.full((B,), -1 if i == 0 else 0, device=dev)
+                prev_reward = torch.rand(B, generator=generator, device=dev)
+                reset = torch.full((B,), i == 0, device=dev)
+                with torch._dynamo.config.patch(allow_rnn=True):
+                    got = self._step(obs, prev_action, prev_reward, reset)
+                expected = self.agent.step(obs, prev_action, prev_reward, reference, reset, static=True)[:2]
+                worst = max(worst, *((g - e).abs().max().item() for g, e in zip(got, expected, strict=True)))
+        if not worst <= tolerance:  # also catches NaN
+            raise ValueError(f"run.rollout_step='compile' computes the step wrong with torch {torch.__version__} "
+                             f"(differs from the uncompiled step by {worst:.3g} > {tolerance:g}); use "
+                             "run.rollout_step=eager (or graph on CUDA)")
+        self.reset_state()
+        self.state["t"].zero_()
+        self.state["tick"].zero_()
 
     def _capture(self, warmup: int) -> None:
         if self.device.type != "cuda":

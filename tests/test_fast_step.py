@@ -100,6 +100,29 @@ def test_policy_with_compiled_step_plays_the_same_trials():
             torch.testing.assert_close(got.outputs[key], expected.outputs[key], rtol=1e-5, atol=1e-5)
 
 
+def test_a_wrongly_compiled_step_is_refused_before_any_rollout(monkeypatch):
+    """FastStep checks the compiled step against the uncompiled one (torch 2.11 compiled the TC rings wrong);
+    here a 'compiler' that perturbs the logits from the second step on stands in for such a version."""
+    def miscompile(fn, **_kwargs):
+        calls = []
+
+        def wrong(*args):
+            calls.append(1)
+            logits, values = fn(*args)
+            return (logits + 0.01 if len(calls) > 1 else logits), values
+        return wrong
+
+    monkeypatch.setattr(torch, "compile", miscompile)
+    with pytest.raises(ValueError, match=r"run.rollout_step='compile' computes the step wrong with torch .* \("
+                                         r"differs from the uncompiled step by 0.01 > 0.0001\); use "
+                                         r"run.rollout_step=eager"):
+        FastStep(make_agent(SMALL["snail"]), 3, "compile")
+    monkeypatch.setattr(torch, "compile", lambda fn, **_kwargs: fn)  # a correct one: accepted, state fresh
+    fast = FastStep(make_agent(SMALL["snail"]), 3, "compile")
+    assert int(fast.state["tick"]) == 0 and not fast.state["t"].any()
+    assert all(not tensor.any() for tensor in tensors_of(fast.state))
+
+
 def test_step_modes_resolve_and_refuse():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_step_mode("auto", cpu) == "eager" and resolve_step_mode("auto", cuda) == "graph"
