@@ -12,15 +12,7 @@ set -uo pipefail
 out=${1:-${OUT:-results/gpu_maze}}
 minutes=${2:-8}
 shift $(( $# < 2 ? $# : 2 ))
-mkdir -p "$out"
-exec > >(tee "$out/log.txt") 2>&1
-export PYTHONUNBUFFERED=1
-if [ -d .whl ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH=$PWD:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-else
-    export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-fi
+. benchmarks/gpu_setup.sh  # the log, and the wheels where there is no package index
 run_dir=runs/gpu_maze  # git-ignored
 rm -rf "$run_dir"
 echo "=== train ($(date +%T)): experiment=gpu_maze run.max_minutes=$minutes $*"
