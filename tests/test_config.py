@@ -67,6 +67,8 @@ ABLATION = {"model": MODELS, "seed": SEEDS}
 EXPERIMENTS = {
     "paper_bandit": ("bandit", {"env.pulls": ["10", "100", "500"], "env.arms": ["5", "10", "50"], "seed": SEEDS},
                      lambda cfg: {"total_env_steps": 100_000 * cfg.env.pulls}),
+    "paper_bandit_n10": ("bandit", {"env.pulls": ["10"], "env.arms": ["5", "10", "50"], "seed": SEEDS},
+                         lambda cfg: {"total_env_steps": 3_000_000}),
     "paper_mdp": ("tabular_mdp", {"env.episodes": ["10", "25", "50", "75", "100"], "seed": SEEDS},
                   lambda cfg: {"total_env_steps": 100_000 * 10 * cfg.env.episodes}),
     "paper_maze": ("maze", {"env.preset": ["small", "large"], "seed": SEEDS},
@@ -120,6 +122,17 @@ def test_experiment_sweeps_expand_to_their_cells(experiment):
             assert cfg.run.total_env_steps >= 10**12
         else:  # equal env steps: reproducible, no clock
             assert cfg.run.max_minutes is None
+
+
+def test_the_n10_row_trains_with_its_tuned_batch():
+    """paper_bandit_n10 = paper_bandit's N=10 row with 256 trials per update (results/bandit_n10_settings_sweep.json);
+    the other rows keep the bandit defaults."""
+    n10 = schemas.compose_config("config", ["experiment=paper_bandit_n10", "env.pulls=10"])
+    row = schemas.compose_config("config", ["experiment=paper_bandit", "env.pulls=10"])
+    assert (n10.algo.num_envs, n10.algo.minibatch_trials) == (256, 32)
+    assert (row.algo.num_envs, row.algo.minibatch_trials) == (128, 16)
+    assert {k: v for k, v in n10.algo.items() if k not in ("num_envs", "minibatch_trials")} == \
+        {k: v for k, v in row.algo.items() if k not in ("num_envs", "minibatch_trials")}
 
 
 def test_command_line_sweeps_replace_the_experiments():
