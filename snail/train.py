@@ -206,7 +206,14 @@ class Workspace:
         if len(generators) != self.ranks.world:
             raise ConfigError(f"{self.run_dir} was trained by {len(generators)} process(es) and is resumed by "
                               f"{self.ranks.world}: resume it with the same number (torchrun --nproc_per_node)")
-        self.generator.set_state(generators[self.ranks.rank])
+        state = generators[self.ranks.rank].cpu()  # set_state takes a CPU ByteTensor, also for a CUDA generator
+        if state.numel() == self.generator.get_state().numel():
+            self.generator.set_state(state)
+        else:  # saved by a generator of another device type (a resume may change `device`): a new random stream
+            log.warning("%s was saved on another device type: its random stream cannot go on here, so the "
+                        "sampling is seeded anew from seed %d and update %d", path, self.cfg.seed,
+                        ckpt["counters"]["update"])
+            self.generator.manual_seed(self.cfg.seed * 1_000_003 + ckpt["counters"]["update"])
         self.counters.update(ckpt["counters"])
         self.saved = dict(self.counters)
         self.resumed = True

@@ -152,6 +152,40 @@ def test_resume_of_a_folder_without_checkpoint_fails_clearly(tmp_path):
         train(tiny_config(), tmp_path, resume=True)
 
 
+def test_resume_on_another_device_type_seeds_the_sampling_anew_and_says_so(tmp_path, caplog):
+    """A run saved on CUDA (its generator state is 16 bytes, a CPU one's 5056) resumes on a CPU: the random
+    stream cannot go on, so it is seeded from the run's seed and update, with a warning; the same resume twice
+    gives the same curve."""
+    import logging
+    import shutil
+
+    from snail.checkpoint import save_checkpoint
+
+    train(tiny_config(extra=["run.total_env_steps=80"]), tmp_path / "run")
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    ckpt["generator"] = torch.zeros(16, dtype=torch.uint8)  # the size of a CUDA generator's state
+    save_checkpoint(tmp_path / "run" / "last.pt", {k: v for k, v in ckpt.items() if k != "format"})
+    shutil.copytree(tmp_path / "run", tmp_path / "again")
+    curves = []
+    for name in ("run", "again"):
+        cfg = OmegaConf.load(tmp_path / name / "config.yaml")
+        cfg.run.total_env_steps = 200
+        with caplog.at_level(logging.WARNING, logger="snail.train"):
+            assert train(cfg, tmp_path / name, resume=True)["updates"] == 5
+        curves.append([r["losses/policy_loss"] for r in read_metrics(tmp_path / name)])
+    assert "saved on another device type" in caplog.text
+    assert len(curves[0]) == 5 and curves[0] == curves[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_cuda_run_resumes_on_cuda(tmp_path):
+    """The generator state comes back from the checkpoint on the run's device; set_state takes it on the CPU."""
+    train(tiny_config(extra=["device=cuda", "run.total_env_steps=80"]), tmp_path)
+    cfg = OmegaConf.load(tmp_path / "config.yaml")
+    cfg.run.total_env_steps = 120
+    assert train(cfg, tmp_path, resume=True)["updates"] == 3
+
+
 @pytest.mark.slow
 def test_snail_learns_a_two_armed_bandit(tmp_path):
     """Memory is needed: p ~ U[0,1] per trial, so only the history tells which arm is better.
