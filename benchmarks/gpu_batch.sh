@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One device call's worth of training, five runs side by side on one GPU (its 16 cores step the envs):
 #   - the small maze (the maze memory issue), experiment=gpu_maze with gamma 0.95 (the lead of the CPU runs),
-#     once as the preset (1024 trials, minibatch 128: 16 optimizer steps per update) and once with minibatch 32
-#     (64 optimizer steps per update);
+#     with minibatch 128 (16 optimizer steps per update, the preset when this ran) and minibatch 32 (64 steps,
+#     the preset since);
 #   - the bandit's N=500 cells, K in {5, 10, 50} (the papers' table), SNAIL with experiment=gpu_bandit at 1024
 #     trials per update, minibatch 128 (its measured 1024/128 point), fp32, up to the paper_bandit budget of
 #     100,000 trials (50 M env steps).
@@ -39,7 +39,7 @@ if command -v nvidia-smi >/dev/null; then
 fi
 echo "=== train ($(date +%T)): $minutes minutes each, overrides: $*"
 pids=()
-train maze_gamma095 experiment=gpu_maze algo.gamma=0.95 run.eval_every=10 "$@" & pids+=($!)
+train maze_gamma095 experiment=gpu_maze algo.gamma=0.95 algo.minibatch_trials=128 run.eval_every=10 "$@" & pids+=($!)
 train maze_gamma095_mb32 experiment=gpu_maze algo.gamma=0.95 algo.minibatch_trials=32 run.eval_every=10 "$@" & pids+=($!)
 for arms in 5 10 50; do
     train bandit_n500_k$arms experiment=gpu_bandit env.pulls=500 env.arms=$arms algo.num_envs=1024 \

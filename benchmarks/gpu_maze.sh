@@ -2,7 +2,7 @@
 # The small maze trained on one GPU (the maze memory issue: far more env steps than the CPU gives), for whenever
 # a GPU is at hand. From the repository root of a checkout, on the GPU machine:
 #   bash benchmarks/gpu_maze.sh [out dir, default $OUT or results/gpu_maze] [minutes, default 8] [overrides...]
-# e.g. `bash benchmarks/gpu_maze.sh "$OUT" 8 algo.gamma=0.95` (the one lead of the CPU runs, BENCHMARKS.md).
+# e.g. `bash benchmarks/gpu_maze.sh "$OUT" 10` (the preset: gamma 0.95, minibatch 32; BENCHMARKS.md, "Small maze").
 # One run of experiment=gpu_maze (its train.py is bounded by `timeout`, so that what it saved always comes
 # back), then its last checkpoint on 1000 held-out trials with the memory ablation. Into the out dir, written as
 # it goes (the device tool brings back 8 files): log.txt, metrics.jsonl, best.pt and last.pt (about 14 MB each:

@@ -83,7 +83,7 @@ EXPERIMENTS = {
 
 
 # single-GPU presets (not sweeps): experiment -> (env, trials per update, minibatch trials)
-GPU_EXPERIMENTS = {"gpu_bandit": ("bandit", 4096, 512), "gpu_maze": ("maze", 1024, 128)}
+GPU_EXPERIMENTS = {"gpu_bandit": ("bandit", 4096, 512), "gpu_maze": ("maze", 1024, 32)}
 
 
 def test_every_experiment_file_is_checked():
