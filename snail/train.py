@@ -213,7 +213,8 @@ class Workspace:
             log.warning("%s was saved on another device type: its random stream cannot go on here, so the "
                         "sampling is seeded anew from seed %d and update %d", path, self.cfg.seed,
                         ckpt["counters"]["update"])
-            self.generator.manual_seed(self.cfg.seed * 1_000_003 + ckpt["counters"]["update"])
+            rank_seed = self.cfg.seed + _SEED_STRIDE * self.ranks.rank  # as at the start: ranks draw apart
+            self.generator.manual_seed(rank_seed * 1_000_003 + ckpt["counters"]["update"])
         self.counters.update(ckpt["counters"])
         self.saved = dict(self.counters)
         self.resumed = True
