@@ -138,7 +138,8 @@ class Workspace:
         # SNAIL's 615 k parameters, 1 thread, contended), ~4% of a default bandit update.
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=self.ppo_cfg.lr, eps=1e-5, fused=True)
         # Rank r samples with its own stream; rank 0's is the single-process one.
-        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + _SEED_STRIDE * self.ranks.rank)
+        self.rank_seed = cfg.seed + _SEED_STRIDE * self.ranks.rank
+        self.generator = torch.Generator(device=self.device).manual_seed(self.rank_seed)
         try:  # one policy plays every rollout (a captured CUDA graph is kept)
             self.rollout_policy = AgentPolicy(self.agent, self.ppo_cfg.num_envs, generator=self.generator,
                                               keep_outputs=True, step_mode=self.run_cfg.rollout_step)
@@ -213,8 +214,7 @@ class Workspace:
             log.warning("%s was saved on another device type: its random stream cannot go on here, so the "
                         "sampling is seeded anew from seed %d and update %d", path, self.cfg.seed,
                         ckpt["counters"]["update"])
-            rank_seed = self.cfg.seed + _SEED_STRIDE * self.ranks.rank  # as at the start: ranks draw apart
-            self.generator.manual_seed(rank_seed * 1_000_003 + ckpt["counters"]["update"])
+            self.generator.manual_seed(self.rank_seed * 1_000_003 + ckpt["counters"]["update"])
         self.counters.update(ckpt["counters"])
         self.saved = dict(self.counters)
         self.resumed = True
