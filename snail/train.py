@@ -163,8 +163,7 @@ class Workspace:
         run. The learning-rate schedule and the progress bar follow it (rank 0's clock for every rank)."""
         used = self.counters["env_steps"] / self.run_cfg.total_env_steps
         if self.run_cfg.max_minutes is not None:
-            wall_s = self._wall_at_start + time.perf_counter() - self._start_time
-            used = max(used, wall_s / (60 * self.run_cfg.max_minutes))
+            used = max(used, self._wall_clock_s() / (60 * self.run_cfg.max_minutes))
         return distributed.from_main(min(used, 1.0), self.ranks)
 
     def _start_clock(self) -> None:
@@ -172,6 +171,10 @@ class Workspace:
         self._start_time = time.perf_counter()
         self._wall_at_start = self.counters["wall_clock_s"]
         self.last_train: dict = {}
+
+    def _wall_clock_s(self) -> float:
+        """Seconds the run has trained so far, across resumes: the clock of `run.max_minutes`."""
+        return self._wall_at_start + time.perf_counter() - self._start_time
 
     def claim(self, resume: bool = False) -> None:
         """Take the run folder's lock (RunBusyError when another process has it; held until `close`), then
@@ -303,7 +306,7 @@ class Workspace:
         steps = int(distributed.all_sum(int(batch.mask.sum()), self.ranks))  # every rank's env steps
         counters["update"] += 1
         counters["env_steps"] += steps
-        counters["wall_clock_s"] = self._wall_at_start + time.perf_counter() - self._start_time
+        counters["wall_clock_s"] = self._wall_clock_s()
         self.last_train = summarize(results, self.cfg.env.id)
         logged = scalars(self.last_train, "train")
         logged.update({f"losses/{k}": v for k, v in losses.items()})
@@ -460,7 +463,10 @@ class Workspace:
                                           sps=f"{logged['charts/env_steps_per_s']:.0f}")
                 if counters["update"] % run_cfg.checkpoint_every == 0:
                     self.save("last.pt")
-            # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here.
+            # Whatever stopped the loop (end, time limit, Ctrl-C, SIGTERM), the run can be resumed from here. Its
+            # clock includes the last evaluation, after the update that set the counter: a run that run.max_minutes
+            # ended says so in last.pt (the report reads it there to tell a finished run).
+            counters["wall_clock_s"] = self._wall_clock_s()
             self.save("last.pt")
             if ranks.main:
                 why = signal.Signals(stop["signal"]).name if stop["signal"] else "its budget"

@@ -246,6 +246,29 @@ def test_a_time_limited_run_decays_its_learning_rate_and_stops_on_time(tmp_path)
     assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
 
 
+def test_a_run_its_clock_ended_during_an_evaluation_says_so_in_last_pt(tmp_path, monkeypatch):
+    """The last evaluation's time counts: last.pt of a run that run.max_minutes stopped holds a clock at its
+    limit, and the report counts it finished (the counter once stopped at the update before the evaluation)."""
+    import time
+
+    from snail import report
+
+    evaluate = train_module.Workspace.evaluate
+
+    def slow_evaluate(self):
+        time.sleep(2.5)  # past the 1.8 s limit below: the clock runs out here, after the first update
+        return evaluate(self)
+
+    monkeypatch.setattr(train_module.Workspace, "evaluate", slow_evaluate)
+    cfg = tiny_config(extra=["run.total_env_steps=100000000", "run.max_minutes=0.03"])
+    summary = train(cfg, tmp_path)
+    counters = load_checkpoint(tmp_path / "last.pt")["counters"]
+    assert counters["update"] == 1 and counters["wall_clock_s"] >= 0.03 * 60
+    assert summary["wall_clock_s"] == counters["wall_clock_s"]
+    [run] = report.load_runs([tmp_path], "last")
+    assert report._finished(run) is True
+
+
 def test_a_run_that_never_evaluated_reports_none_yet(tmp_path):
     import subprocess
     import sys
