@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.config import check, dataclass_from_mapping
+from snail.envs import FLAG_INDEX
 from snail.rollout import TrialBatch
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -37,6 +38,10 @@ class PPOConfig:
     clip_coef: float = 0.2
     vf_coef: float = 0.5
     ent_coef: float = 0.01
+    # The entropy bonus on the steps of every inner episode after the first (null: ent_coef there too). A maze
+    # agent whose first episode has settled on one fixed walk can keep trying other routes in its second, where
+    # what it remembers can pay (issue 13). Tasks with one inner episode per trial (the bandit) never use it.
+    ent_coef_later_episodes: float | None = None
     max_grad_norm: float = 0.5
     norm_adv: bool = True
     target_kl: float | None = None  # stop an update's epochs early past this approximate KL
@@ -58,6 +63,8 @@ class PPOConfig:
             "clip_coef": (self.clip_coef > 0, "a number > 0"),
             "vf_coef": (self.vf_coef >= 0, "a number >= 0"),
             "ent_coef": (self.ent_coef >= 0, "a number >= 0"),
+            "ent_coef_later_episodes": (self.ent_coef_later_episodes is None or self.ent_coef_later_episodes >= 0,
+                                        "null or a number >= 0"),
             "max_grad_norm": (self.max_grad_norm > 0, "a number > 0"),
             "target_kl": (self.target_kl is None or self.target_kl > 0, "null or a number > 0"),
             "precision": (self.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
@@ -92,6 +99,16 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
+def entropy_coefficients(obs: torch.Tensor, cfg: PPOConfig) -> torch.Tensor | float:
+    """The entropy bonus's weight on each step of trials `obs` [N, T, D]: a float when every step has ent_coef,
+    else [N, T], ent_coef on the first inner episode and ent_coef_later_episodes on the steps from the first
+    flagged one (the observation's inner-episode flag marks each later episode's first step)."""
+    if cfg.ent_coef_later_episodes is None:
+        return cfg.ent_coef
+    later = torch.cumsum(obs[..., FLAG_INDEX] > 0.5, dim=1) > 0  # [N, T]: inside episode 2 or later
+    return torch.where(later, cfg.ent_coef_later_episodes, cfg.ent_coef)
+
+
 def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: PPOConfig,
                generator: torch.Generator | None = None, autocast_dtype: torch.dtype | None = None,
                average=None) -> dict[str, float]:
@@ -105,6 +122,7 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
     advantages, returns = compute_gae(batch.rewards, batch.values, batch.mask, cfg.gamma, cfg.gae_lambda)
     num_trials = batch.obs.shape[0]
     maskf = batch.mask.float()
+    ent_coefs = entropy_coefficients(batch.obs, cfg)  # a float, or [N, T]
     # The value loss regresses returns of tens; in one shared norm its gradient would dominate and shrink every
     # policy step to nothing (seen on the bandit: approximate KL ~1e-4 per update), so each group is clipped alone.
     clip_groups = [params for params in getattr(agent, "module", agent).param_groups().values() if params]
@@ -147,7 +165,11 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                                       mb_mask)
             value_loss = 0.5 * masked_mean((new_values - returns[idx, :steps]) ** 2, mb_mask)
             entropy_mean = masked_mean(entropy, mb_mask)
-            loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
+            if isinstance(ent_coefs, float):
+                entropy_bonus = ent_coefs * entropy_mean
+            else:
+                entropy_bonus = masked_mean(ent_coefs[idx, :steps] * entropy, mb_mask)
+            loss = policy_loss + cfg.vf_coef * value_loss - entropy_bonus
 
             # A non-finite loss or gradient (divergence: a learning rate too large, say) is never applied: the
             # minibatch's step is skipped and counted, and the caller decides what to do (snail.train rolls back).

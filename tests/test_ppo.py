@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snail.ppo import PPOConfig, compute_gae, ppo_update
+from snail.ppo import PPOConfig, compute_gae, entropy_coefficients, ppo_update
 from snail.rollout import TrialBatch
 
 
@@ -83,3 +83,35 @@ def test_ppo_update_moves_policy_towards_rewarded_action():
     assert policy.logits[1] > policy.logits[0] + 0.1
     assert policy.value > 0  # returns are positive on average
     assert stats["clip_fraction"] >= 0 and stats["approx_kl"] >= 0
+
+
+def test_entropy_coefficients_switch_at_the_first_flagged_step_of_each_trial():
+    obs = torch.zeros(2, 6, 3)
+    obs[0, 2, -1] = 1.0  # trial 0: episode 2 starts at step 2
+    obs[0, 4, -1] = 1.0  # and episode 3 at step 4
+    cfg = PPOConfig(ent_coef=0.02, ent_coef_later_episodes=0.1)
+    weights = entropy_coefficients(obs, cfg)
+    assert torch.allclose(weights[0], torch.tensor([0.02, 0.02, 0.1, 0.1, 0.1, 0.1]))
+    assert torch.allclose(weights[1], torch.full((6,), 0.02))  # one inner episode: never flagged
+    assert entropy_coefficients(obs, PPOConfig(ent_coef=0.02)) == 0.02
+
+
+@pytest.mark.parametrize("flag_step,moves", [(None, False), (2, True)])
+def test_later_episodes_entropy_bonus_acts_only_where_a_later_episode_is(flag_step, moves):
+    """No reward (all advantages 0) and no bonus on episode 1: only the later episodes' bonus can move the
+    policy, towards uniform, and only in trials that have a later episode."""
+    n, t = 8, 4
+    obs = torch.zeros(n, t, 1)
+    if flag_step is not None:
+        obs[:, flag_step, -1] = 1.0
+    batch = TrialBatch(obs=obs, prev_action=torch.zeros(n, t, dtype=torch.int64), prev_reward=torch.zeros(n, t),
+                       actions=torch.zeros(n, t, dtype=torch.int64), logprobs=torch.full((n, t), -0.127),
+                       values=torch.zeros(n, t), rewards=torch.zeros(n, t), mask=torch.ones(n, t, dtype=torch.bool))
+    policy = TablePolicy(2)
+    with torch.no_grad():
+        policy.logits[0] = 2.0
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
+    cfg = PPOConfig(num_envs=n, minibatch_trials=n, epochs=1, ent_coef=0.0, ent_coef_later_episodes=0.5)
+    ppo_update(policy, optimizer, batch, cfg)
+    gap = float(policy.logits[0] - policy.logits[1])
+    assert (gap < 1.99) == moves, gap
