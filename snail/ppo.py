@@ -165,10 +165,10 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                                       mb_mask)
             value_loss = 0.5 * masked_mean((new_values - returns[idx, :steps]) ** 2, mb_mask)
             entropy_mean = masked_mean(entropy, mb_mask)
-            if isinstance(ent_coefs, float):
-                entropy_bonus = ent_coefs * entropy_mean
-            else:
+            if torch.is_tensor(ent_coefs):
                 entropy_bonus = masked_mean(ent_coefs[idx, :steps] * entropy, mb_mask)
+            else:
+                entropy_bonus = ent_coefs * entropy_mean
             loss = policy_loss + cfg.vf_coef * value_loss - entropy_bonus
 
             # A non-finite loss or gradient (divergence: a learning rate too large, say) is never applied: the
