@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from snail.config import check, dataclass_from_mapping
-from snail.envs import FLAG_INDEX
+from snail.envs import inner_episode_starts
 from snail.rollout import TrialBatch
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -105,7 +105,7 @@ def entropy_coefficients(obs: torch.Tensor, cfg: PPOConfig) -> torch.Tensor | fl
     flagged one (the observation's inner-episode flag marks each later episode's first step)."""
     if cfg.ent_coef_later_episodes is None:
         return cfg.ent_coef
-    later = torch.cumsum(obs[..., FLAG_INDEX] > 0.5, dim=1) > 0  # [N, T]: inside episode 2 or later
+    later = torch.cumsum(inner_episode_starts(obs), dim=1) > 0  # [N, T]: inside episode 2 or later
     return torch.where(later, cfg.ent_coef_later_episodes, cfg.ent_coef)
 
 

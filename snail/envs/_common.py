@@ -37,10 +37,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 FLAG_INDEX = -1
 
 
-def inner_episode_starts(obs: np.ndarray) -> np.ndarray:
-    """bool [n]: the rows of observations `obs` [n, obs_dim] whose flag is set (an inner episode after the
-    first starts at this step). A trial's first step is not flagged: that is the policy's `reset`."""
-    return np.asarray(obs)[:, FLAG_INDEX] > 0.5
+def inner_episode_starts(obs):
+    """bool [...]: the observations of `obs` [..., obs_dim] (a numpy array, a torch tensor, which stays one, or
+    a nested list) whose flag is set (an inner episode after the first starts at this step). A trial's first
+    step is not flagged: that is the policy's `reset`."""
+    if not hasattr(obs, "ndim"):
+        obs = np.asarray(obs)
+    return obs[..., FLAG_INDEX] > 0.5
 
 
 def check_int(name: str, value: Any, minimum: int, hint: str = "") -> int:
