@@ -4,6 +4,7 @@ cell, next to the papers' numbers and the classical baselines.
     python -m snail.report runs/multirun/<date-time>                       # every run below the folder
     python -m snail.report runs/multirun/A runs/multirun/B --out results/bandit_table
     python -m snail.report runs/multirun/A --trials 1000 --checkpoint last --reuse
+    python -m snail.report runs/multirun/C --include results/earlier/report.json --out results/together
 
 1. Finds the runs (`snail.plot.find_runs`: folders with a config.yaml and TensorBoard logs or metrics.jsonl).
 2. Evaluates each run's checkpoint (`--checkpoint best|last`; best falls back to last) on `--trials` held-out
@@ -18,7 +19,12 @@ cell, next to the papers' numbers and the classical baselines.
 4. Plays the classical baselines once per env cell on the same held-out trials (bandit: random, UCB1,
    Thompson, Gittins, and oracle_bayes where the horizon allows; tabular MDP: random, PSRL, oracle; maze:
    random, explorer, oracle), tuning the tunable ones first on `--tune-trials` tuning trials.
-5. Writes into `--out` (default: `report/` in the folder given, or in the given folders' common parent)
+5. With `--include REPORT.json` (repeatable), adds the model groups of an earlier report to their env cells,
+   as they stand there (their runs are not read again, so they have no curves here): for runs deleted since, or
+   one table over sweeps made at different times. The earlier report must have the same checkpoint, trials,
+   seed and batching; a model group of a cell may come from one source only. Its baselines serve a cell that
+   has no runs; with `--reuse` they also serve the runs' cells when `--out` holds none (the same trials).
+6. Writes into `--out` (default: `report/` in the folder given, or in the given folders' common parent)
    `report.md`, `report.json` and per env cell `curves_<cell>.png` (eval return against env steps and against
    wall-clock minutes, mean and std over seeds per model, baselines as horizontal lines).
 
@@ -29,7 +35,8 @@ robust statistic, `snail.metrics.seed_stats`; with fewer than 4 seeds the IQM is
 evaluation each, mean ± 95% CI over trials. The papers' SNAIL and RL² results for the cell come from
 `snail.paper`. The same runs and options give the same files.
 
-Errors the user can fix (no runs, a run without checkpoints, a group mixing settings, a bad option) end the
+Errors the user can fix (no runs, a run without checkpoints, a group mixing settings, an included report made
+with other settings or repeating a group, a bad option) end the
 program with one line on stderr and exit status 1.
 """
 
@@ -277,7 +284,7 @@ def evaluate_baselines(env: str, options: Mapping, settings: EvaluateConfig, pre
     """The cell's baselines on the same held-out trials (rows as in evaluation.json); `previous` (the same
     cell of an earlier report.json with the same settings) is reused when given."""
     if previous is not None:
-        log(f"{cell_label(env, options)}: reusing the baselines of the previous report.json")
+        log(f"{cell_label(env, options)}: reusing the baselines of an earlier report.json on the same trials")
         return list(previous["baselines"])
     rows = []
     for name in CELL_BASELINES[env]:
@@ -342,6 +349,7 @@ def cell_markdown(cell: Mapping, settings: Mapping) -> list[str]:
         lines += [f"![learning curves]({cell['figure']})", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
     unfinished = single = False
+    sources = sorted({group["source"] for group in cell["models"] if group.get("source")})
     for group in cell["models"]:
         m, runs = group["metrics"], group["runs"]
         per_seed = []
@@ -357,7 +365,8 @@ def cell_markdown(cell: Mapping, settings: Mapping) -> list[str]:
             values = [_pm(runs[0]["metrics"].get(k), runs[0]["metrics_ci95"].get(k), d) + " †" for k, _, d in cols]
         else:
             values = [_pm(m[k]["mean"], m[k]["ci95"], d) if k in m else "-" for k, _, d in cols]
-        lines.append("| " + " | ".join([f"**{group['model']}**", str(len(runs)), _steps(group["env_steps"]),
+        name = f"**{group['model']}**" + (" ‡" if group.get("source") else "")
+        lines.append("| " + " | ".join([name, str(len(runs)), _steps(group["env_steps"]),
                                          *values, ", ".join(per_seed), iqm_text]) + " |")
     for row in cell["baselines"]:
         params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
@@ -380,6 +389,10 @@ def cell_markdown(cell: Mapping, settings: Mapping) -> list[str]:
              f"{settings['tune_trials']} other trials per setting."]
     if single:
         notes.append("†: one seed only: the ± is that run's 95% CI over the trials, not a spread over seeds.")
+    if sources:
+        notes.append("‡: as evaluated in an earlier report (" + ", ".join(f"`{s}`" for s in sources) + "), "
+                     "included with `--include`: the same trials and checkpoint, its runs not read again (no curve "
+                     "in the figure).")
     if unfinished:
         notes.append("*: the run had not reached its budget (its last.pt); its checkpoint was evaluated as it is.")
     if cell["paper"]:
@@ -418,6 +431,10 @@ def default_out(paths: Sequence[str | Path]) -> Path:
     return plot.default_out(paths).parent / "report"
 
 
+def _cell_key(env_cfg: Mapping) -> str:
+    return json.dumps(_jsonable(env_cfg), sort_keys=True)
+
+
 def _previous_cells(out: Path, settings: Mapping) -> dict:
     """Cells of an earlier report.json in `out` made with the same evaluation settings (for --reuse)."""
     path = out / "report.json"
@@ -428,12 +445,58 @@ def _previous_cells(out: Path, settings: Mapping) -> dict:
     keys = ("trials", "seed", "num_envs", "tune_trials")
     if any(old.get("settings", {}).get(k) != settings[k] for k in keys):
         return {}
-    return {json.dumps(c["env"], sort_keys=True): c for c in old.get("cells", [])}
+    return {_cell_key(c["env"]): c for c in old.get("cells", [])}
+
+
+# What an included report must share with this one for its numbers to stand in the same table.
+INCLUDE_SETTINGS = ("checkpoint", "trials", "seed", "num_envs")
+
+
+def load_included(path: str | Path, settings: Mapping) -> dict:
+    """An earlier report.json for `--include`, checked to have been made with this report's evaluation settings."""
+    path = Path(path)
+    try:
+        old = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReportError(f"--include {str(path)!r} does not exist") from None
+    except (OSError, ValueError) as err:
+        raise ReportError(f"--include {str(path)!r} is not a readable report.json: {one_line(err)}") from None
+    if not isinstance(old, dict) or not isinstance(old.get("cells"), list) or not isinstance(old.get("settings"), dict):
+        raise ReportError(f"--include {str(path)!r} is not a report.json of snail.report (no settings or cells)")
+    for key in INCLUDE_SETTINGS:
+        if old["settings"].get(key) != settings[key]:
+            raise ReportError(f"--include {str(path)!r} was made with {key}={old['settings'].get(key)!r}, this "
+                              f"report uses {key}={settings[key]!r}: include only reports of the same "
+                              f"{', '.join(INCLUDE_SETTINGS)}")
+    return old
+
+
+def merge_included(cells: dict[str, dict], path: str | Path, old: Mapping) -> None:
+    """Adds the model groups of an included report (`old`, read from `path`) to `cells` ({cell key: cell}),
+    marking each with its source; a cell only there comes with its own baselines and no figure."""
+    for old_cell in old["cells"]:
+        key = _cell_key(old_cell["env"])
+        cell = cells.setdefault(key, {**old_cell, "models": [], "figure": None})
+        for group in old_cell["models"]:
+            clash = next((g for g in cell["models"] if g["model"] == group["model"]), None)
+            if clash is not None:
+                raise ReportError(f"group {old_cell['label']!r} / {group['model']!r} is both in --include "
+                                  f"{str(path)!r} and in {clash.get('source') or 'the runs given'}: a group may "
+                                  "come from one source only")
+            cell["models"].append({**group, "source": str(path)})
+        cell["models"].sort(key=lambda g: g["model"])
+
+
+def _cell_order(cell: Mapping):
+    env_cfg = cell["env"]
+    env = env_name_of(env_cfg.get("id", env_cfg.get("name")))
+    return _natural((env, tuple(sorted(env_options(env_cfg).items()))))
 
 
 def build_report(paths: Sequence[str | Path], out: str | Path | None = None, trials: int = 1000,
                  checkpoint: str = "best", reuse: bool = False, seed: int = 0, tune_trials: int = 500,
-                 num_envs: int = 250, figures: bool = True, command: str | None = None, log=print) -> dict:
+                 num_envs: int = 250, figures: bool = True, command: str | None = None,
+                 include: Sequence[str | Path] = (), log=print) -> dict:
     """Everything `python -m snail.report` does; returns the report (also written as report.json)."""
     if checkpoint not in CHECKPOINTS:
         raise ReportError(f"--checkpoint={checkpoint!r} is invalid: expected one of {list(CHECKPOINTS)}")
@@ -444,17 +507,28 @@ def build_report(paths: Sequence[str | Path], out: str | Path | None = None, tri
         raise ReportError(f"--seed={seed} is invalid: expected an integer >= 0")
     settings = EvaluateConfig(trials=trials, seed=seed, tune_trials=tune_trials, num_envs=num_envs)
     out = Path(out) if out else default_out(paths)
+    summary = {"runs": 0, "checkpoint": checkpoint, "trials": trials, "seed": seed, "num_envs": num_envs,
+               "tune_trials": tune_trials, "ci": "Student t over seeds", "iqm_bootstrap_reps": BOOTSTRAP_REPS}
+    included = {str(path): load_included(path, summary) for path in include}
     runs = load_runs(paths, checkpoint)
     cells = group_runs(runs)
-    summary = {"runs": len(runs), "checkpoint": checkpoint, "trials": trials, "seed": seed, "num_envs": num_envs,
-               "tune_trials": tune_trials, "ci": "Student t over seeds", "iqm_bootstrap_reps": BOOTSTRAP_REPS}
-    previous = _previous_cells(out, summary) if reuse else {}
+    shape = {_cell_key(next(iter(models.values()))[0].config["env"]): {"models": [{"model": label} for label in models]}
+             for models in cells.values()}
+    for path, old in included.items():  # a group in two sources: an error before any evaluation
+        merge_included(shape, path, old)
+    previous = {}
+    if reuse:  # the baselines of the report in `out`, else of an included one tuned alike (all on the same trials)
+        for old in included.values():
+            if old["settings"].get("tune_trials") == tune_trials:
+                previous.update({_cell_key(c["env"]): c for c in old["cells"]})
+        previous.update(_previous_cells(out, summary))
     evaluate_runs(runs, settings, reuse, log)
     report = {"command": command or "snail.report.build_report", "settings": summary, "cells": []}
+    made: dict[str, dict] = {}
     for models in cells.values():
         first = next(iter(models.values()))[0]
         env_cfg = first.config["env"]
-        key = json.dumps(_jsonable(env_cfg), sort_keys=True)
+        key = _cell_key(env_cfg)
         baselines = evaluate_baselines(first.env, first.options, settings, previous.get(key), log)
         cell = {"env": env_cfg, "label": cell_label(first.env, first.options),
                 "eval_seeds": {"first": EVAL_SEED_OFFSET + seed, "last": EVAL_SEED_OFFSET + seed + trials - 1},
@@ -467,7 +541,13 @@ def build_report(paths: Sequence[str | Path], out: str | Path | None = None, tri
                 cell["figure"] = name
             except plot.PlotError as err:  # a run without eval curves (run.eval_every=0): the table still stands
                 log(f"note: no learning-curve figure for {cell['label']}: {err}")
-        report["cells"].append(cell)
+        made[key] = cell
+    for path, old in included.items():
+        merge_included(made, path, old)
+    report["cells"] = sorted(made.values(), key=_cell_order)
+    summary["runs"] = sum(len(group["runs"]) for cell in report["cells"] for group in cell["models"])
+    if included:
+        summary["included"] = list(included)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(_jsonable(report), indent=2) + "\n")
     (out / "report.md").write_text(to_markdown(report))
@@ -494,11 +574,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tune-trials", type=int, default=500, help="tuning trials per baseline setting (500)")
     parser.add_argument("--num-envs", type=int, default=250, help="trials played in parallel (250)")
     parser.add_argument("--no-figures", action="store_true", help="tables only")
+    parser.add_argument("--include", action="append", default=[], metavar="REPORT_JSON",
+                        help="add the model groups of an earlier report.json made with the same checkpoint, trials, "
+                             "seed and batching (repeatable)")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         build_report(args.paths, args.out, args.trials, args.checkpoint, args.reuse, args.seed, args.tune_trials,
-                     args.num_envs, figures=not args.no_figures, command=" ".join(["python -m snail.report", *argv]))
+                     args.num_envs, figures=not args.no_figures, command=" ".join(["python -m snail.report", *argv]),
+                     include=args.include)
     except (ReportError, EvaluationError, CheckpointError, plot.PlotError, OSError) as err:
         print(f"snail.report: error: {one_line(err)}", file=sys.stderr)
         return 1

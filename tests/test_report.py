@@ -169,6 +169,31 @@ def test_reuse_reads_up_to_date_evaluations_only(runs, made, monkeypatch):
                                   log=lambda *a: None)
 
 
+def test_include_adds_an_earlier_reports_groups_as_they_were(runs, made, tmp_path):
+    """A report of the LSTM runs and the 3-armed cell, included into a report of the SNAIL runs, gives the table
+    of all five runs made at once: the same numbers, the included groups marked with their source."""
+    multirun = runs["multirun"]
+    earlier = tmp_path / "earlier"
+    snail_report.build_report([multirun / "model-lstm__seed-0", multirun / "model-lstm__seed-1", runs["other"]],
+                              earlier, **SETTINGS, figures=False, log=lambda *a: None)
+    included = str(earlier / "report.json")
+    assert snail_report.main([str(multirun / "model-snail__seed-0"), str(multirun / "model-snail__seed-1"),
+                              "--include", included, "--out", str(tmp_path / "both"), "--no-figures", *ARGS]) == 0
+    both = json.loads((tmp_path / "both" / "report.json").read_text())
+    assert [c["label"] for c in both["cells"]] == [c["label"] for c in made[0]["cells"]]
+    assert both["settings"]["runs"] == made[0]["settings"]["runs"] == 5
+    assert both["settings"]["included"] == [included]
+    for cell, reference in zip(both["cells"], made[0]["cells"], strict=True):
+        assert [g.get("source") for g in cell["models"]] == [
+            None if g["model"] == "snail" and cell["label"].endswith("arms=5, pulls=10") else included
+            for g in reference["models"]]
+        assert [{k: v for k, v in g.items() if k != "source"} for g in cell["models"]] == reference["models"]
+        assert cell["baselines"] == reference["baselines"]
+    markdown = (tmp_path / "both" / "report.md").read_text()
+    assert "| **lstm** ‡ | 2 |" in markdown and "| **snail** | 2 |" in markdown
+    assert f"‡: as evaluated in an earlier report (`{included}`)" in markdown
+
+
 # --------------------------------------------------------------------------------------------------- errors
 
 
@@ -204,12 +229,38 @@ def _empty(runs, tmp_path):
     return [str(tmp_path)]
 
 
+def _report_json(runs, tmp_path, **settings):
+    """A report.json holding a SNAIL group of the 5-armed cell, made with the tests' settings unless changed."""
+    env = OmegaConf.to_container(OmegaConf.load(runs["multirun"] / "model-snail__seed-0" / "config.yaml"))["env"]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"settings": {"checkpoint": "best", "trials": 24, "seed": 0, "num_envs": 12,
+                                             **settings},
+                                "cells": [{"env": env, "label": "bandit: arms=5, pulls=10",
+                                           "models": [{"model": "snail"}]}]}))
+    return path
+
+
+def _include_other_trials(runs, tmp_path):
+    return [str(runs["other"]), "--include", str(_report_json(runs, tmp_path, trials=1000))]
+
+
+def _include_a_group_twice(runs, tmp_path):
+    return [str(runs["multirun"]), "--include", str(_report_json(runs, tmp_path))]
+
+
 ERRORS = {
     "missing folder": (lambda runs, tmp: [str(tmp / "nope")], "does not exist"),
     "folder without runs": (_empty, "no run folders"),
     "run without checkpoints": (_no_checkpoints, "has no checkpoint (expected best.pt or last.pt)"),
     "one group, two learning rates": (_other_lr, "differ in algo.lr: 0.002 in"),
     "one group, one seed twice": (_twin_seed, "have the same seed 0"),
+    "included report of other trials": (_include_other_trials,
+                                        "was made with trials=1000, this report uses trials=24: include only reports "
+                                        "of the same checkpoint, trials, seed, num_envs"),
+    "included group also among the runs": (_include_a_group_twice, "/ 'snail' is both in --include"),
+    "included report missing": (lambda runs, tmp: [str(runs["other"]), "--include", str(tmp / "no.json")],
+                                "no.json' does not exist"),
     "bad --trials": (lambda runs, tmp: [str(runs["other"]), "--trials", "0"],
                      "--trials=0 is invalid: expected an integer >= 1"),
     "bad --checkpoint": (lambda runs, tmp: [str(runs["other"]), "--checkpoint", "final"],
