@@ -471,20 +471,27 @@ def load_included(path: str | Path, settings: Mapping) -> dict:
     return old
 
 
-def merge_included(cells: dict[str, dict], path: str | Path, old: Mapping) -> None:
+def check_sources(cells: Mapping[tuple, Mapping[str, list[Run]]], included: Mapping[str, Mapping]) -> None:
+    """A model group of an env cell may come from the runs or from one included report, not from two."""
+    sources = {(_cell_key(next(iter(models.values()))[0].config["env"]), label): "the runs given"
+               for models in cells.values() for label in models}
+    for path, old in included.items():
+        for old_cell in old["cells"]:
+            for group in old_cell["models"]:
+                where = (_cell_key(old_cell["env"]), group["model"])
+                if where in sources:
+                    raise ReportError(f"group {old_cell['label']!r} / {group['model']!r} is both in --include "
+                                      f"{path!r} and in {sources[where]}: a group may come from one source only")
+                sources[where] = repr(path)
+
+
+def merge_included(cells: dict[str, dict], path: str, old: Mapping) -> None:
     """Adds the model groups of an included report (`old`, read from `path`) to `cells` ({cell key: cell}),
     marking each with its source; a cell only there comes with its own baselines and no figure."""
     for old_cell in old["cells"]:
-        key = _cell_key(old_cell["env"])
-        cell = cells.setdefault(key, {**old_cell, "models": [], "figure": None})
-        for group in old_cell["models"]:
-            clash = next((g for g in cell["models"] if g["model"] == group["model"]), None)
-            if clash is not None:
-                raise ReportError(f"group {old_cell['label']!r} / {group['model']!r} is both in --include "
-                                  f"{str(path)!r} and in {clash.get('source') or 'the runs given'}: a group may "
-                                  "come from one source only")
-            cell["models"].append({**group, "source": str(path)})
-        cell["models"].sort(key=lambda g: g["model"])
+        cell = cells.setdefault(_cell_key(old_cell["env"]), {**old_cell, "models": [], "figure": None})
+        cell["models"] = sorted([*cell["models"], *({**group, "source": path} for group in old_cell["models"])],
+                                key=lambda g: g["model"])
 
 
 def _cell_order(cell: Mapping):
@@ -512,10 +519,7 @@ def build_report(paths: Sequence[str | Path], out: str | Path | None = None, tri
     included = {str(path): load_included(path, summary) for path in include}
     runs = load_runs(paths, checkpoint)
     cells = group_runs(runs)
-    shape = {_cell_key(next(iter(models.values()))[0].config["env"]): {"models": [{"model": label} for label in models]}
-             for models in cells.values()}
-    for path, old in included.items():  # a group in two sources: an error before any evaluation
-        merge_included(shape, path, old)
+    check_sources(cells, included)  # before any evaluation
     previous = {}
     if reuse:  # the baselines of the report in `out`, else of an included one tuned alike (all on the same trials)
         for old in included.values():
