@@ -130,10 +130,13 @@ def _shared_run_dir(cfg: DictConfig, own: Path) -> Path:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def train_main(cfg: DictConfig) -> float:
     """`snail-train` / `python train.py` / `python -m snail train`."""
+    finished = False
     try:
-        return _train_main(cfg)
+        result = _train_main(cfg)
+        finished = True
+        return result
     finally:
-        distributed.teardown()  # under torchrun
+        distributed.teardown(finished)  # under torchrun
 
 
 def _train_main(cfg: DictConfig) -> float | None:

@@ -80,8 +80,12 @@ def gather(obj, ranks: Ranks) -> list:
     return out
 
 
-def teardown() -> None:
+def teardown(finished: bool = False) -> None:
     """Leave the process group (if any) before the process exits: a gloo process that exits without it can abort
-    ("terminate called without an active exception")."""
+    ("terminate called without an active exception"), and so can one that leaves while a peer still talks to it:
+    after a run that `finished` on every rank, the ranks first wait for each other (not after an error, where a
+    peer may never come)."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
