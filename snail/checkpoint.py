@@ -72,8 +72,10 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return payload
 
 
-def check_state_dict(model: torch.nn.Module, weights, ckpt_path: Path, where: str) -> None:
-    """Compare names and shapes before loading, for a one-line message instead of torch's long one."""
+def check_state_dict(model: torch.nn.Module, weights, ckpt_path: Path, where: str,
+                     hint: str = "was the config edited, or the model code changed?") -> None:
+    """Compare names and shapes before loading, for a one-line message (ending with `hint`) instead of torch's
+    long one."""
     if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise CheckpointError(f"{str(ckpt_path)!r} holds no model weights")
     expected = model.state_dict()
@@ -87,4 +89,4 @@ def check_state_dict(model: torch.nn.Module, weights, ckpt_path: Path, where: st
             problems.append(f"{label}: {', '.join(items[:3])}{' ...' if len(items) > 3 else ''}")
     if problems:
         raise CheckpointError(f"the weights in {ckpt_path} do not fit the model built from {where} "
-                              f"({'; '.join(problems)}): was the config edited, or the model code changed?")
+                              f"({'; '.join(problems)}): {hint}")

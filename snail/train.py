@@ -151,6 +151,7 @@ class Workspace:
         self.resumed = False  # continues from last.pt
         self.restarted = False  # a run killed before its first checkpoint, started over from its config
         self.saved: dict | None = None  # the counters of the last last.pt written
+        self.init_source: str | None = None  # where the starting weights came from (init_from), for the log
         self.lock = RunLock(self.run_dir)
         self.writer = self.metrics_file = self.progress = None
         self._start_clock()
@@ -183,9 +184,12 @@ class Workspace:
             self.lock.acquire()
         try:
             if resume:
-                self.resume()
-            elif self.ranks.main:
-                claim_fresh(self.run_dir, overwrite=self.settings.overwrite)
+                self.resume()  # the run's own last.pt (init_from is read again only by a run that starts over)
+            else:
+                if self.settings.init_from is not None:  # checked before the folder is touched
+                    self.load_init_weights(self.settings.init_from)
+                if self.ranks.main:
+                    claim_fresh(self.run_dir, overwrite=self.settings.overwrite)
         except BaseException:
             self.lock.release()
             raise
@@ -197,6 +201,8 @@ class Workspace:
         remove_stale_temps(self.run_dir)
         if not path.exists() and (self.run_dir / "config.yaml").is_file() and not read_metrics(metrics, warn):
             self.restarted = True
+            if self.settings.init_from is not None:  # starts over as it started
+                self.load_init_weights(self.settings.init_from)
             return
         ckpt = load_checkpoint(path, map_location=self.device)
         check_state_dict(self.agent, ckpt.get("model"), path, "the run's config")
@@ -221,6 +227,29 @@ class Workspace:
         self.counters.update(ckpt["counters"])
         self.saved = dict(self.counters)
         self.resumed = True
+
+    def load_init_weights(self, source: str) -> None:
+        """Start the agent from the weights of `source`, a run folder (its last.pt) or a checkpoint file, which
+        must hold the same model for the same observations and actions (CheckpointError otherwise). Everything
+        else (optimizer, schedule, counters, sampling) starts as in any new run."""
+        path = Path(source)
+        if path.is_dir():
+            path = path / "last.pt"
+        if not path.is_file():
+            raise CheckpointError(f"init_from={source!r} is neither a checkpoint file nor a run folder holding "
+                                  "last.pt")
+        ckpt = load_checkpoint(path, map_location=self.device)
+        for key in ("obs_dim", "num_actions"):
+            if ckpt.get(key) != self.dims[key]:
+                raise CheckpointError(f"init_from={source!r}: its agent was trained with {key}={ckpt.get(key)}, "
+                                      f"this run's env gives {key}={self.dims[key]}")
+        check_state_dict(self.agent, ckpt.get("model"), path, "this run's config",
+                         hint="init_from needs the same model with the same settings (and for the models with "
+                              "TC blocks or learned positions, trials of the same length)")
+        self.agent.load_state_dict(ckpt["model"])
+        counters = ckpt.get("counters") or {}
+        self.init_source = (f"{path} (update {counters.get('update', '?')}, "
+                            f"{counters.get('env_steps', 0):,} env steps)")
 
     def _open_logs(self) -> None:
         """Rank 0's files: config.yaml, TensorBoard, metrics.jsonl, the progress bar (other ranks write none)."""
@@ -366,6 +395,8 @@ class Workspace:
         else:
             log.info("run %s: %s %s, model %s (%s parameters), device %s, seed %d", self.run_dir, self.cfg.env.id,
                      self.env_options, self.cfg.model.name, f"{self.agent.num_params():,}", self.device, self.cfg.seed)
+            if self.init_source is not None:
+                log.info("starting weights from %s", self.init_source)
         precision = "bf16 autocast" if self.autocast_dtype is not None else "fp32"
         log.info("PPO update in %s (algo.precision=%s)%s", precision, self.ppo_cfg.precision,
                  f", {self.ranks.world} processes" if self.ranks.active else "")

@@ -133,7 +133,8 @@ def test_the_n10_row_trains_with_its_tuned_batch():
     assert (n10.algo.num_envs, n10.algo.minibatch_trials) == (256, 32)
     assert row.algo == bandit.algo and row.algo.num_envs != 256
     batch = ("num_envs", "minibatch_trials")
-    assert {k: v for k, v in n10.algo.items() if k not in batch} == {k: v for k, v in row.algo.items() if k not in batch}
+    assert ({k: v for k, v in n10.algo.items() if k not in batch}
+            == {k: v for k, v in row.algo.items() if k not in batch})
 
 
 def test_command_line_sweeps_replace_the_experiments():

@@ -390,6 +390,7 @@ def test_failed_commands_leave_no_trace(straight, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["+foo=1"], "unknown train option(s) ['foo']"),
     (["seed=-1"], "seed=-1 is invalid: expected an integer >= 0"),
+    (["init_from=runs/no-such-run"], "init_from='runs/no-such-run' is neither a checkpoint file nor a run folder"),
     (["algo.lr=1e8", "run.total_env_steps=400", *CLI_TINY], "training diverged"),
 ])
 def test_train_errors_are_one_line(tmp_path, args, needle):

@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 
 import snail.train as train_module
 from snail.agent import build_agent
-from snail.checkpoint import load_checkpoint
+from snail.checkpoint import CheckpointError, load_checkpoint
 from snail.config import schemas
-from snail.train import train
+from snail.train import Workspace, train
 
 ENVS = ["bandit", "maze", "tabular_mdp"]
 MODELS = ["snail", "transformer", "lstm", "tc_only", "attn_only"]
@@ -150,6 +150,73 @@ def test_resume_of_a_folder_without_checkpoint_fails_clearly(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         train(tiny_config(), tmp_path, resume=True)
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights_and_nothing_else(tmp_path):
+    """A curriculum step: mazes of 3x3 cells, then 4x4 (the same observations and trial length) from the first
+    run's last.pt. The second run starts with those weights, while its optimizer, counters and schedule start
+    fresh; it trains, records init_from in config.yaml, and a resume of it no longer needs the source."""
+    import shutil
+
+    train(tiny_config("maze", extra=["run.total_env_steps=200"]), tmp_path / "small")
+    source = load_checkpoint(tmp_path / "small" / "last.pt")
+    assert source["counters"]["update"] >= 2
+    bigger = ["env.size=4", "seed=5", "run.total_env_steps=100"]
+    workspace = Workspace(tiny_config("maze", extra=[*bigger, f"init_from={tmp_path / 'small'}"]), tmp_path / "ws")
+    workspace.claim()
+    try:
+        start = workspace.agent.state_dict()
+        assert start.keys() == source["model"].keys()
+        assert all(torch.equal(start[k], source["model"][k]) for k in start)
+        assert workspace.counters["update"] == 0 and not workspace.optimizer.state
+    finally:
+        workspace.close()
+    fresh = Workspace(tiny_config("maze", extra=bigger), tmp_path / "fresh").agent.state_dict()
+    assert not all(torch.equal(fresh[k], source["model"][k]) for k in fresh)  # so the check above can fail
+    # Killed before its first checkpoint (config.yaml written, nothing else), the run starts over from the source.
+    cfg = tiny_config("maze", extra=[*bigger, f"init_from={tmp_path / 'small'}"])
+    (tmp_path / "killed").mkdir()
+    (tmp_path / "killed" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    workspace = Workspace(cfg, tmp_path / "killed")
+    workspace.claim(resume=True)
+    workspace.close()
+    restarted = workspace.agent.state_dict()
+    assert workspace.restarted and all(torch.equal(v, source["model"][k]) for k, v in restarted.items())
+
+    source_pt = tmp_path / "source.pt"  # a checkpoint file works as well as a run folder
+    shutil.copy(tmp_path / "small" / "best.pt", source_pt)
+    summary = train(tiny_config("maze", extra=[*bigger, f"init_from={source_pt}"]), tmp_path / "big")
+    assert summary["updates"] >= 1 and OmegaConf.load(tmp_path / "big" / "config.yaml").init_from == str(source_pt)
+    source_pt.unlink()
+    saved = OmegaConf.load(tmp_path / "big" / "config.yaml")
+    saved.run.total_env_steps = 2 * summary["env_steps"]
+    assert train(saved, tmp_path / "big", resume=True)["updates"] > summary["updates"]
+
+
+@pytest.mark.parametrize("source,target,needle", [
+    (None, [], "is neither a checkpoint file nor a run folder holding last.pt"),
+    (["env=bandit", "env.pulls=10", "model=lstm"], ["env=bandit", "env.pulls=10"],
+     "init_from needs the same model with the same settings"),
+    (["env=bandit", "env.pulls=10", "env.arms=3"], ["env=bandit", "env.pulls=10", "env.arms=4"],
+     "its agent was trained with num_actions=3, this run's env gives num_actions=4"),
+    (["env=maze", "env.size=3", "env.episode_steps=12", "env.view_size=1"],
+     ["env=maze", "env.size=3", "env.episode_steps=12", "env.view_size=3"],
+     "its agent was trained with obs_dim=23, this run's env gives obs_dim=103"),
+    (["env=maze", "env.size=3", "env.episode_steps=12"], ["env=maze", "env.size=3", "env.episode_steps=40"],
+     "trials of the same length"),
+])
+def test_init_from_a_run_that_does_not_fit_fails_in_one_line_before_the_folder_is_used(
+        tmp_path, source, target, needle):
+    if source is not None:
+        cfg = compose_config([*source, "algo.num_envs=4", "algo.minibatch_trials=2", "algo.epochs=1",
+                              "run.eval_every=0", "run.progress=false", "run.total_env_steps=1"])
+        train(cfg, tmp_path / "source")
+    cfg = compose_config([*target, f"init_from={tmp_path / 'source'}", "algo.num_envs=4", "algo.minibatch_trials=2",
+                          "run.progress=false"])
+    with pytest.raises(CheckpointError) as err:
+        train(cfg, tmp_path / "run")
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "run" / "config.yaml").exists()
 
 
 def test_resume_on_another_device_type_seeds_the_sampling_anew_and_says_so(tmp_path, caplog):

@@ -66,6 +66,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N (auto picks CUDA when torch sees a GPU)
     resume: str | None = None  # a run folder (runs/...) to continue where it stopped
+    # A run folder (its last.pt) or a checkpoint file whose agent weights start this new run: fine-tuning, or a
+    # curriculum (e.g. small mazes first). Only the weights: optimizer, schedule, counters and RNG start fresh.
+    init_from: str | None = None
     overwrite: bool = False  # start a new run in a folder holding an earlier run (its files are removed first)
     run: RunConfig = field(default_factory=RunConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
