@@ -96,8 +96,11 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
     return / mean optimal return, as SNAIL normalizes), `regret` (optimal_return - return); bandit also
     `best_arm_fraction`. Maze: `shortest_path`, `success` (over all inner episodes) and per inner episode
     `steps_ep{k}` (the cap when the goal was not reached), `success_ep{k}`, `path_ratio_ep{k}` (steps /
-    shortest_path over successful episodes), for k >= 2 `steps_ep{k}_minus_ep1` (the paired difference, trial
-    by trial: its CI is the one that says whether a later episode is shorter, as the mazes' spread cancels).
+    shortest_path over successful episodes), `on_shortest_ep{k}` (fraction of trials whose episode k reached the
+    goal in shortest_path steps), for k >= 2 `steps_ep{k}_minus_ep1` (the paired difference, trial by trial: its
+    CI is the one that says whether a later episode is shorter, as the mazes' spread cancels) and, where the
+    results have `actions`, `repeats_ep1_ep{k}` (fraction of trials whose episode k is episode 1's actions
+    again: what a policy that ignores its memory of episode 1 does when it acts near-deterministically).
     """
     env = env_name_of(env_name)
     out: dict = {"trials": int(len(results["trial_return"]))}
@@ -126,10 +129,29 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
             ok = success[:, k] & (shortest > 0)
             ratio = lengths[ok, k] / shortest[ok] if ok.any() else np.array([np.nan])
             out[f"path_ratio_ep{k + 1}"], out[f"path_ratio_ep{k + 1}_ci95"] = mean_ci(ratio)
+            out[f"on_shortest_ep{k + 1}"], out[f"on_shortest_ep{k + 1}_ci95"] = mean_ci(
+                success[:, k] & (lengths[:, k] == shortest))
             if k > 0:
                 key = f"steps_ep{k + 1}_minus_ep1"
                 out[key], out[f"{key}_ci95"] = mean_ci(lengths[:, k] - lengths[:, 0])
+        if "actions" in results:
+            for k, repeats in enumerate(_repeats_episode_1(results["actions"], lengths.astype(np.int64)), start=2):
+                out[f"repeats_ep1_ep{k}"], out[f"repeats_ep1_ep{k}_ci95"] = mean_ci(repeats)
     return out
+
+
+def _repeats_episode_1(actions: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """For each inner episode k >= 2, bool [trials]: whether episode k's actions are episode 1's, action for
+    action. `actions` [trials, steps] holds the trial's episodes one after another (`lengths` [trials, episodes])."""
+    starts = np.cumsum(lengths, axis=1) - lengths  # [trials, episodes]: each episode's first step
+    repeats = []
+    for k in range(1, lengths.shape[1]):
+        same = lengths[:, k] == lengths[:, 0]
+        for j in np.flatnonzero(same):
+            first, later = starts[j, 0], starts[j, k]
+            same[j] = np.array_equal(actions[j, first:first + lengths[j, 0]], actions[j, later:later + lengths[j, k]])
+        repeats.append(same)
+    return repeats
 
 
 def scalars(summary: Mapping, prefix: str) -> dict[str, float]:

@@ -18,7 +18,7 @@ cell, next to the papers' numbers and the classical baselines.
    one-line errors.
 4. Plays the classical baselines once per env cell on the same held-out trials (bandit: random, UCB1,
    Thompson, Gittins, and oracle_bayes where the horizon allows; tabular MDP: random, PSRL, oracle; maze:
-   random, explorer, oracle), tuning the tunable ones first on `--tune-trials` tuning trials.
+   random, explorer, wall_follower, oracle), tuning the tunable ones first on `--tune-trials` tuning trials.
 5. With `--include REPORT.json` (repeatable), adds the model groups of an earlier report to their env cells,
    as they stand there (their runs are not read again, so they have no curves here): for runs deleted since, or
    one table over sweeps made at different times. The earlier report must have the same checkpoint, trials,
@@ -70,7 +70,7 @@ from snail.trials import EVAL_SEED_OFFSET
 
 # The baselines played once per env cell, in table order.
 CELL_BASELINES = {"bandit": ["random", "ucb1", "thompson", "gittins", "oracle_bayes"],
-                  "tabular_mdp": ["random", "psrl", "oracle"], "maze": ["random", "explorer", "oracle"]}
+                  "tabular_mdp": ["random", "psrl", "oracle"], "maze": ["random", "explorer", "wall_follower", "oracle"]}
 # (metric, header, decimals) of each env's table; its primary metric (per seed, IQM) first among them.
 TABLE_METRICS = {
     "bandit": [("return", "return", 2), ("regret", "regret", 2)],

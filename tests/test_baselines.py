@@ -375,6 +375,53 @@ def test_maze_explorer_finds_goal_then_takes_shortest_path(kwargs):
     np.testing.assert_array_equal(explorer["episode_lengths"][:, 1], shortest)
 
 
+@pytest.mark.parametrize("hand", ["left", "right"])
+def test_maze_wall_follower_walks_the_same_cells_with_either_action_set_and_repeats_itself(hand):
+    egocentric = run_trials(make_baseline("wall_follower", "maze", 50, 0, hand=hand), "maze", {}, 100)
+    cardinal = run_trials(make_baseline("wall_follower", "maze", 50, 0, env_kwargs={"actions": "cardinal"}, hand=hand),
+                          "maze", {"actions": "cardinal"}, 100)
+    for walk in (egocentric, cardinal):
+        assert walk["success"].all()  # the hand rule solves every perfect maze, well within the cap
+        assert not np.any(np.isclose(walk["rewards"], -0.011))  # it never walks into a wall
+        s = summarize(walk, "maze")
+        assert s["repeats_ep1_ep2"] == 1.0 and s["steps_ep2_minus_ep1"] == 0.0  # no memory: the same walk again
+    # The same cells in the same order whatever the action set: each egocentric forward move is one cardinal move.
+    moves = (egocentric["actions"] == 0).sum(1)
+    np.testing.assert_array_equal(moves, cardinal["trial_length"])
+    assert np.all(cardinal["episode_lengths"][:, 0] <= 2 * 24)  # each of the 24 passages at most twice
+    assert np.all(egocentric["episode_lengths"][:, 0] >= egocentric["shortest_path"])
+    assert summarize(egocentric, "maze")["on_shortest_ep1"] < 0.5  # not a shortcut: it follows the wall
+
+
+def test_maze_wall_follower_hands_mirror_each_other_and_a_bad_hand_is_refused():
+    left = summarize(run_trials(make_baseline("wall_follower", "maze", 50, 0, hand="left"), "maze", {}, 400), "maze")
+    right = summarize(run_trials(make_baseline("wall_follower", "maze", 50, 0, hand="right"), "maze", {}, 400), "maze")
+    explorer = summarize(run_trials(make_baseline("explorer", "maze", 50, 0), "maze", {}, 400), "maze")
+    # Random mazes are as likely as their mirror images, so the two hands walk alike on average ...
+    assert abs(left["steps_ep1"] - right["steps_ep1"]) < left["steps_ep1_ci95"] + right["steps_ep1_ci95"]
+    # ... and longer than the depth-first explorer, which turns towards unseen branches, not along walls.
+    assert left["steps_ep1"] > explorer["steps_ep1"] + 5
+    with pytest.raises(ValueError, match=r"hand='middle': allowed: 'left' or 'right'"):
+        make_baseline("wall_follower", "maze", 1, 0, hand="middle")
+
+
+def test_maze_summary_counts_shortest_and_repeated_episodes_trial_by_trial():
+    # Three 2-episode trials (shortest path 2): episode 2 repeats episode 1 / is shorter / fails at the cap of 4.
+    actions = np.array([[1, 0, 0, 1, 0, 0, -1, -1],
+                        [2, 0, 1, 0, 0, 0, -1, -1],
+                        [0, 0, 0, 2, 1, 2, 1, -1]])
+    results = {"trial_return": np.zeros(3), "episode_returns": np.zeros((3, 2)), "actions": actions,
+               "episode_lengths": np.array([[3, 3], [4, 2], [3, 4]]), "shortest_path": np.array([2, 2, 2]),
+               "success": np.array([[True, True], [True, True], [True, False]])}
+    s = summarize(results, "maze")
+    assert s["on_shortest_ep1"] == 0.0 and s["on_shortest_ep2"] == pytest.approx(1 / 3)
+    assert s["repeats_ep1_ep2"] == pytest.approx(1 / 3)  # trial 0 only; trial 2's episode 2 is longer
+    actions[0, 5] = 2  # trial 0's episode 2 now turns where episode 1 moved
+    assert summarize(results, "maze")["repeats_ep1_ep2"] == 0.0
+    del results["actions"]
+    assert "repeats_ep1_ep2" not in summarize(results, "maze")
+
+
 def test_maze_random_and_summary():
     random = run_trials(make_baseline("random", "maze", 50, 0), "maze", {}, 100)
     s = summarize(random, "maze")

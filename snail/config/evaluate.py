@@ -23,7 +23,7 @@ class EvaluateConfig:
     checkpoint: str = "best"  # best | last (best falls back to last when the run never evaluated)
     # all | none | one name or a list (bandit: random greedy epsilon_greedy ucb1 thompson optimistic_thompson
     # gittins oracle_bayes (pulls <= 15; all leaves it out beyond) oracle; tabular_mdp: random psrl oracle;
-    # maze: random explorer oracle)
+    # maze: random explorer wall_follower oracle)
     baseline: Any = "all"
     trials: int = 1000  # held-out trials (env seeds from snail.evaluation.EVAL_SEED_OFFSET + seed)
     seed: int = 0

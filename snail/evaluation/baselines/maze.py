@@ -1,4 +1,5 @@
-"""Maze baselines: a depth-first explorer that maps what it sees, and an oracle that walks the shortest path."""
+"""Maze baselines: a depth-first explorer that maps what it sees, a wall follower that remembers nothing, and an
+oracle that walks the shortest path."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from snail.envs.maze import (
     DR,
     GOAL,
     OPEN,
+    FORWARD,
     TURN_LEFT,
+    TURN_RIGHT,
     TURNS_TO_FACE,
     WALL,
     MazeObsLayout,
@@ -186,6 +189,47 @@ class MazeExplorerPolicy(_MazePolicy):
         return False
 
 
+class MazeWallFollowerPolicy(_MazePolicy):
+    """Keeps one hand (`hand`: left or right) on the wall from the start of every inner episode: at each cell it
+    goes into the first open passage of: that hand's side, ahead, the other side, behind. Our mazes are perfect
+    (one path between any two cells), so it always reaches the goal, and it remembers nothing from one inner
+    episode to the next: the same walk in both. The reference for a learned agent that walks without using its
+    memory of earlier episodes: what episode 2 costs when nothing is remembered but the rule."""
+
+    def __init__(self, num_envs, num_actions, seed=0, hand: str = "left", **maze):
+        super().__init__(num_envs, num_actions, seed, **maze)
+        if hand not in ("left", "right"):
+            raise ValueError(f"hand={hand!r}: allowed: 'left' or 'right'")
+        self.side = -1 if hand == "left" else 1  # the heading change of a quarter turn towards the hand
+        self.towards_hand, self.away = (TURN_LEFT, TURN_RIGHT) if hand == "left" else (TURN_RIGHT, TURN_LEFT)
+        rows, cols = self.obs_layout.window_offsets
+        # [4 headings, 4 directions]: the window square between the agent's cell and the next one in a direction.
+        self.between = np.array([[np.flatnonzero((rows[h] == DR[d]) & (cols[h] == DC[d]))[0] for d in range(4)]
+                                 for h in range(4)])
+        self.facing = np.zeros(self.num_envs, dtype=np.int64)  # cardinal actions: the direction of the last move
+        self.turned = np.zeros(self.num_envs, dtype=bool)  # egocentric: turned towards the hand at the last step
+
+    def _choose(self, obs, reset):
+        start = reset | inner_episode_starts(obs)
+        heading = self.obs_layout.headings_of(obs)
+        self.facing[start] = heading[start]
+        self.turned[start] = False
+        facing = heading if self.egocentric else self.facing
+        walls = obs[:, self.obs_layout.walls] > 0.5
+        order = (facing[:, None] + self.side * np.array([1, 0, -1, -2])) % 4  # [n, 4]: hand, ahead, other, behind
+        blocked = np.take_along_axis(walls, self.between[facing[:, None], order], axis=1)  # [n, 4]
+        direction = order[np.arange(self.num_envs), blocked.argmin(axis=1)]  # the first open one
+        if not self.egocentric:
+            self.facing = direction
+            return direction
+        # A quarter turn towards the hand is followed by the step into the passage it found there (turning again
+        # where the new hand side is open too would spin in place).
+        action = np.where(self.turned | (direction == heading), FORWARD,
+                          np.where(direction == (heading + self.side) % 4, self.towards_hand, self.away))
+        self.turned = action == self.towards_hand
+        return action
+
+
 def _maze(cls):
     return lambda env, num_envs, seed, **params: cls(num_envs, env.num_actions, seed, size=env.size,
                                                      view_size=env.view_size, egocentric=env.egocentric,
@@ -195,5 +239,6 @@ def _maze(cls):
 BUILDERS = {
     "random": action_sized(RandomPolicy),
     "explorer": _maze(MazeExplorerPolicy),
+    "wall_follower": _maze(MazeWallFollowerPolicy),
     "oracle": _maze(MazeOraclePolicy),
 }
