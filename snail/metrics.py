@@ -99,8 +99,9 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
     shortest_path over successful episodes), `on_shortest_ep{k}` (fraction of trials whose episode k reached the
     goal in shortest_path steps), for k >= 2 `steps_ep{k}_minus_ep1` (the paired difference, trial by trial: its
     CI is the one that says whether a later episode is shorter, as the mazes' spread cancels) and, where the
-    results have `actions`, `repeats_ep1_ep{k}` (fraction of trials whose episode k is episode 1's actions
-    again: what a policy that ignores its memory of episode 1 does when it acts near-deterministically).
+    results have `actions`, `repeats_detour_ep{k}` (of the trials whose episode 1 reached the goal by a longer
+    walk than the shortest path, the fraction whose episode k is that walk again, action for action: what a
+    policy that ignores its memory of episode 1 does when it acts near-deterministically; NaN without such trials).
     """
     env = env_name_of(env_name)
     out: dict = {"trials": int(len(results["trial_return"]))}
@@ -135,8 +136,10 @@ def summarize(results: Mapping[str, np.ndarray], env_name: str) -> dict:
                 key = f"steps_ep{k + 1}_minus_ep1"
                 out[key], out[f"{key}_ci95"] = mean_ci(lengths[:, k] - lengths[:, 0])
         if "actions" in results:
+            detour = success[:, 0] & (lengths[:, 0] > shortest)
             for k, repeats in enumerate(_repeats_episode_1(results["actions"], lengths.astype(np.int64)), start=2):
-                out[f"repeats_ep1_ep{k}"], out[f"repeats_ep1_ep{k}_ci95"] = mean_ci(repeats)
+                repeats = repeats[detour] if detour.any() else np.array([np.nan])
+                out[f"repeats_detour_ep{k}"], out[f"repeats_detour_ep{k}_ci95"] = mean_ci(repeats)
     return out
 
 

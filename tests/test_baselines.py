@@ -384,7 +384,7 @@ def test_maze_wall_follower_walks_the_same_cells_with_either_action_set_and_repe
         assert walk["success"].all()  # the hand rule solves every perfect maze, well within the cap
         assert not np.any(np.isclose(walk["rewards"], -0.011))  # it never walks into a wall
         s = summarize(walk, "maze")
-        assert s["repeats_ep1_ep2"] == 1.0 and s["steps_ep2_minus_ep1"] == 0.0  # no memory: the same walk again
+        assert s["repeats_detour_ep2"] == 1.0 and s["steps_ep2_minus_ep1"] == 0.0  # no memory: the same walk again
     # The same cells in the same order whatever the action set: each egocentric forward move is one cardinal move.
     moves = (egocentric["actions"] == 0).sum(1)
     np.testing.assert_array_equal(moves, cardinal["trial_length"])
@@ -406,20 +406,24 @@ def test_maze_wall_follower_hands_mirror_each_other_and_a_bad_hand_is_refused():
 
 
 def test_maze_summary_counts_shortest_and_repeated_episodes_trial_by_trial():
-    # Three 2-episode trials (shortest path 2): episode 2 repeats episode 1 / is shorter / fails at the cap of 4.
+    # Four 2-episode trials (shortest path 2). Episode 1 a detour of 3 steps in trials 0-2, the shortest in trial 3;
+    # episode 2 repeats it (0) / is the shortest path (1) / fails at the cap of 4 (2) / repeats it (3).
     actions = np.array([[1, 0, 0, 1, 0, 0, -1, -1],
-                        [2, 0, 1, 0, 0, 0, -1, -1],
-                        [0, 0, 0, 2, 1, 2, 1, -1]])
-    results = {"trial_return": np.zeros(3), "episode_returns": np.zeros((3, 2)), "actions": actions,
-               "episode_lengths": np.array([[3, 3], [4, 2], [3, 4]]), "shortest_path": np.array([2, 2, 2]),
-               "success": np.array([[True, True], [True, True], [True, False]])}
+                        [2, 0, 0, 0, 0, -1, -1, -1],
+                        [0, 0, 0, 2, 1, 2, 1, -1],
+                        [0, 0, 0, 0, -1, -1, -1, -1]])
+    results = {"trial_return": np.zeros(4), "episode_returns": np.zeros((4, 2)), "actions": actions,
+               "episode_lengths": np.array([[3, 3], [3, 2], [3, 4], [2, 2]]), "shortest_path": np.full(4, 2),
+               "success": np.array([[True, True], [True, True], [True, False], [True, True]])}
     s = summarize(results, "maze")
-    assert s["on_shortest_ep1"] == 0.0 and s["on_shortest_ep2"] == pytest.approx(1 / 3)
-    assert s["repeats_ep1_ep2"] == pytest.approx(1 / 3)  # trial 0 only; trial 2's episode 2 is longer
+    assert s["on_shortest_ep1"] == 0.25 and s["on_shortest_ep2"] == 0.5
+    assert s["repeats_detour_ep2"] == pytest.approx(1 / 3)  # of trials 0-2: trial 0 only (trial 3 took no detour)
     actions[0, 5] = 2  # trial 0's episode 2 now turns where episode 1 moved
-    assert summarize(results, "maze")["repeats_ep1_ep2"] == 0.0
+    assert summarize(results, "maze")["repeats_detour_ep2"] == 0.0
+    results["episode_lengths"][:3, 0] = 2  # no detour in episode 1 at all: nothing to repeat
+    assert np.isnan(summarize(results, "maze")["repeats_detour_ep2"])
     del results["actions"]
-    assert "repeats_ep1_ep2" not in summarize(results, "maze")
+    assert "repeats_detour_ep2" not in summarize(results, "maze")
 
 
 def test_maze_random_and_summary():

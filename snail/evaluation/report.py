@@ -45,7 +45,7 @@ def columns(env_name: str, episodes: int = 2) -> list[tuple[str, str, int]]:
             cols += [(f"steps_ep{k}", f"steps ep{k}", 1), (f"success_ep{k}", f"success ep{k}", 2),
                      (f"path_ratio_ep{k}", f"steps/shortest ep{k}", 2), (f"on_shortest_ep{k}", f"shortest % ep{k}", 1)]
         for k in range(2, episodes + 1):
-            cols += [(f"steps_ep{k}_minus_ep1", f"ep{k} - ep1 steps", 1), (f"repeats_ep1_ep{k}", f"ep{k} = ep1 %", 1)]
+            cols += [(f"steps_ep{k}_minus_ep1", f"ep{k} - ep1 steps", 1), (f"repeats_detour_ep{k}", f"ep{k} repeats ep1's detour %", 1)]
     return cols
 
 
@@ -53,7 +53,7 @@ def _cell(metrics: Mapping, key: str, decimals: int) -> str:
     value, ci = metrics.get(key), metrics.get(f"{key}_ci95")
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    scale = 100.0 if key == "best_arm_fraction" or key.startswith(("on_shortest_ep", "repeats_ep1_")) else 1.0
+    scale = 100.0 if key == "best_arm_fraction" or key.startswith(("on_shortest_ep", "repeats_detour_ep")) else 1.0
     text = f"{value * scale:.{decimals}f}"
     if ci is not None and isinstance(ci, float) and math.isfinite(ci):
         text += f" ± {ci * scale:.{decimals}f}"
