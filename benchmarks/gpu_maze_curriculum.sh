@@ -8,9 +8,11 @@
 # or is `none`: the same runs from scratch, the curriculum's control.
 # carried to the GPU machine beside .whl/ (benchmarks/gpu_check.sh). Each run stops after <minutes> of wall clock
 # (the learning-rate schedule spans them), bounded by `timeout` so that what it saved comes back; each seed's last.pt
-# is also copied at half time. Into the out dir (the device tool brings back 8 files): log.txt; runs.tgz (every run
-# without checkpoints: config, metrics.jsonl, train.log, console output, nvidia-smi samples); s<seed>_half.pt and
-# s<seed>_last.pt. Evaluate them here: `python evaluate.py run=<file.pt> memory_ablation=true trials=1000 ...`.
+# is also copied at half time unless HALF_COPIES=0. Into the out dir: log.txt; runs.tgz (every run without
+# checkpoints: config, metrics.jsonl, train.log, console output, nvidia-smi samples); s<seed>_half.pt and
+# s<seed>_last.pt, 13.5 MB each. The device tool brings back 8 files and about 60 MB in all: with three seeds, set
+# HALF_COPIES=0 (2026-11-27: the third seed's two checkpoints stayed behind). Evaluate them here:
+# `python evaluate.py run=<run folder from runs.tgz>/<file.pt> memory_ablation=true trials=1000 baseline=none`.
 set -uo pipefail
 out=$1 minutes=$2 init=$3 seeds=${4:-0 1 2}
 shift $(( $# < 4 ? $# : 4 ))
@@ -34,7 +36,8 @@ for seed in $seeds; do
         >"$root/s$seed.out" 2>&1 &
     pids+=($!)
 done
-(sleep "$half"; for seed in $seeds; do cp "$root/s$seed/last.pt" "$out/s${seed}_half.pt" || echo "no s$seed half"; done;
+(sleep "$half"; [ "${HALF_COPIES:-1}" = 0 ] && exit
+ for seed in $seeds; do cp "$root/s$seed/last.pt" "$out/s${seed}_half.pt" || echo "no s$seed half"; done
  echo "=== half-time copies ($(date +%T))") &
 halfway=$!
 for i in "${!pids[@]}"; do wait "${pids[$i]}"; echo "=== run $i exit $? ($(date +%T))"; done
