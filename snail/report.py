@@ -70,7 +70,8 @@ from snail.trials import EVAL_SEED_OFFSET
 
 # The baselines played once per env cell, in table order.
 CELL_BASELINES = {"bandit": ["random", "ucb1", "thompson", "gittins", "oracle_bayes"],
-                  "tabular_mdp": ["random", "psrl", "oracle"], "maze": ["random", "explorer", "wall_follower", "oracle"]}
+                  "tabular_mdp": ["random", "psrl", "oracle"],
+                  "maze": ["random", "explorer", "wall_follower", "oracle"]}
 # (metric, header, decimals) of each env's table; its primary metric (per seed, IQM) first among them.
 TABLE_METRICS = {
     "bandit": [("return", "return", 2), ("regret", "regret", 2)],

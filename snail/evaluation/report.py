@@ -43,9 +43,11 @@ def columns(env_name: str, episodes: int = 2) -> list[tuple[str, str, int]]:
     else:
         for k in range(1, episodes + 1):
             cols += [(f"steps_ep{k}", f"steps ep{k}", 1), (f"success_ep{k}", f"success ep{k}", 2),
-                     (f"path_ratio_ep{k}", f"steps/shortest ep{k}", 2), (f"on_shortest_ep{k}", f"shortest % ep{k}", 1)]
+                     (f"path_ratio_ep{k}", f"steps/shortest ep{k}", 2),
+                     (f"on_shortest_ep{k}", f"shortest % ep{k}", 1)]
         for k in range(2, episodes + 1):
-            cols += [(f"steps_ep{k}_minus_ep1", f"ep{k} - ep1 steps", 1), (f"repeats_detour_ep{k}", f"ep{k} repeats ep1's detour %", 1)]
+            cols += [(f"steps_ep{k}_minus_ep1", f"ep{k} - ep1 steps", 1),
+                     (f"repeats_detour_ep{k}", f"ep{k} repeats ep1's detour %", 1)]
     return cols
 
 

@@ -9,9 +9,9 @@ from snail.envs import inner_episode_starts
 from snail.envs.maze import (
     DC,
     DR,
+    FORWARD,
     GOAL,
     OPEN,
-    FORWARD,
     TURN_LEFT,
     TURN_RIGHT,
     TURNS_TO_FACE,
