@@ -147,14 +147,16 @@ def _repeats_episode_1(actions: np.ndarray, lengths: np.ndarray) -> list[np.ndar
     """For each inner episode k >= 2, bool [trials]: whether episode k's actions are episode 1's, action for
     action. `actions` [trials, steps] holds the trial's episodes one after another (`lengths` [trials, episodes])."""
     starts = np.cumsum(lengths, axis=1) - lengths  # [trials, episodes]: each episode's first step
-    repeats = []
-    for k in range(1, lengths.shape[1]):
-        same = lengths[:, k] == lengths[:, 0]
-        for j in np.flatnonzero(same):
-            first, later = starts[j, 0], starts[j, k]
-            same[j] = np.array_equal(actions[j, first:first + lengths[j, 0]], actions[j, later:later + lengths[j, k]])
-        repeats.append(same)
-    return repeats
+    offsets = np.arange(lengths[:, 0].max(initial=0))  # [steps of the longest episode 1]
+    inside = offsets < lengths[:, :1]  # [trials, steps]: within the trial's episode 1
+    last = actions.shape[1] - 1  # past an episode's end the index is clipped, and the step masked by `inside`
+
+    def episode(k):  # [trials, steps]: episode k's first actions, aligned on its start
+        return np.take_along_axis(actions, np.minimum(starts[:, k:k + 1] + offsets, last), axis=1)
+
+    first = episode(0)
+    return [(lengths[:, k] == lengths[:, 0]) & np.all((episode(k) == first) | ~inside, axis=1)
+            for k in range(1, lengths.shape[1])]
 
 
 def scalars(summary: Mapping, prefix: str) -> dict[str, float]:

@@ -212,9 +212,8 @@ class MazeWallFollowerPolicy(_MazePolicy):
     def _choose(self, obs, reset):
         start = reset | inner_episode_starts(obs)
         heading = self.obs_layout.headings_of(obs)
-        self.facing[start] = heading[start]
         self.turned[start] = False
-        facing = heading if self.egocentric else self.facing
+        facing = heading if self.egocentric else np.where(start, heading, self.facing)
         walls = obs[:, self.obs_layout.walls] > 0.5
         order = (facing[:, None] + self.side * np.array([1, 0, -1, -2])) % 4  # [n, 4]: hand, ahead, other, behind
         blocked = np.take_along_axis(walls, self.between[facing[:, None], order], axis=1)  # [n, 4]
