@@ -42,6 +42,11 @@ class PPOConfig:
     # agent whose first episode has settled on one fixed walk can keep trying other routes in its second, where
     # what it remembers can pay (issue 13). Tasks with one inner episode per trial (the bandit) never use it.
     ent_coef_later_episodes: float | None = None
+    # The weight of the policy term (the clipped surrogate) on the steps of every inner episode after the first,
+    # applied after the advantages are normalized; 1 weighs every step alike. A maze agent's first episode is
+    # most of what moves its policy, which sharpens one walk for both episodes; a weight above 1 makes the later
+    # episodes, where remembering pays, count for more (issue 13).
+    policy_weight_later_episodes: float = 1.0
     max_grad_norm: float = 0.5
     norm_adv: bool = True
     target_kl: float | None = None  # stop an update's epochs early past this approximate KL
@@ -65,6 +70,7 @@ class PPOConfig:
             "ent_coef": (self.ent_coef >= 0, "a number >= 0"),
             "ent_coef_later_episodes": (self.ent_coef_later_episodes is None or self.ent_coef_later_episodes >= 0,
                                         "null or a number >= 0"),
+            "policy_weight_later_episodes": (self.policy_weight_later_episodes >= 0, "a number >= 0"),
             "max_grad_norm": (self.max_grad_norm > 0, "a number > 0"),
             "target_kl": (self.target_kl is None or self.target_kl > 0, "null or a number > 0"),
             "precision": (self.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
@@ -99,14 +105,24 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
+def per_episode_weights(obs: torch.Tensor, first: float, later: float | None) -> torch.Tensor | float:
+    """A weight on each step of trials `obs` [N, T, D]: the float `first` when `later` is None or equal to it,
+    else [N, T], `first` on the first inner episode and `later` on the steps from the first flagged one (the
+    observation's inner-episode flag marks each later episode's first step)."""
+    if later is None or later == first:
+        return first
+    in_later = torch.cumsum(inner_episode_starts(obs), dim=1) > 0  # [N, T]: inside episode 2 or later
+    return torch.where(in_later, later, first)
+
+
 def entropy_coefficients(obs: torch.Tensor, cfg: PPOConfig) -> torch.Tensor | float:
-    """The entropy bonus's weight on each step of trials `obs` [N, T, D]: a float when every step has ent_coef,
-    else [N, T], ent_coef on the first inner episode and ent_coef_later_episodes on the steps from the first
-    flagged one (the observation's inner-episode flag marks each later episode's first step)."""
-    if cfg.ent_coef_later_episodes is None:
-        return cfg.ent_coef
-    later = torch.cumsum(inner_episode_starts(obs), dim=1) > 0  # [N, T]: inside episode 2 or later
-    return torch.where(later, cfg.ent_coef_later_episodes, cfg.ent_coef)
+    """The entropy bonus's weight on each step: ent_coef, and ent_coef_later_episodes after the first episode."""
+    return per_episode_weights(obs, cfg.ent_coef, cfg.ent_coef_later_episodes)
+
+
+def policy_weights(obs: torch.Tensor, cfg: PPOConfig) -> torch.Tensor | float:
+    """The policy term's weight on each step: 1, and policy_weight_later_episodes after the first episode."""
+    return per_episode_weights(obs, 1.0, cfg.policy_weight_later_episodes)
 
 
 def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: PPOConfig,
@@ -123,6 +139,7 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
     num_trials = batch.obs.shape[0]
     maskf = batch.mask.float()
     ent_coefs = entropy_coefficients(batch.obs, cfg)  # a float, or [N, T]
+    step_weights = policy_weights(batch.obs, cfg)  # a float, or [N, T]
     # The value loss regresses returns of tens; in one shared norm its gradient would dominate and shrink every
     # policy step to nothing (seen on the bandit: approximate KL ~1e-4 per update), so each group is clipped alone.
     clip_groups = [params for params in getattr(agent, "module", agent).param_groups().values() if params]
@@ -159,6 +176,8 @@ def ppo_update(agent, optimizer: torch.optim.Optimizer, batch: TrialBatch, cfg: 
                 mean = masked_mean(mb_adv, mb_mask)
                 std = masked_mean((mb_adv - mean) ** 2, mb_mask).sqrt()
                 mb_adv = (mb_adv - mean) / (std + 1e-8)
+            if torch.is_tensor(step_weights):
+                mb_adv = mb_adv * step_weights[idx, :steps]  # the clipped surrogate scales with its advantage
 
             policy_loss = masked_mean(torch.max(-mb_adv * ratio,
                                                 -mb_adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)),

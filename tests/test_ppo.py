@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from snail.ppo import PPOConfig, compute_gae, entropy_coefficients, ppo_update
+from snail.config import ConfigError
+from snail.ppo import PPOConfig, compute_gae, entropy_coefficients, policy_weights, ppo_update
 from snail.rollout import TrialBatch
 
 
@@ -115,3 +116,40 @@ def test_later_episodes_entropy_bonus_acts_only_where_a_later_episode_is(flag_st
     ppo_update(policy, optimizer, batch, cfg)
     gap = float(policy.logits[0] - policy.logits[1])
     assert (gap < 1.99) == moves, gap
+
+
+def test_policy_weights_switch_at_the_first_flagged_step_and_refuse_a_negative_weight():
+    obs = torch.zeros(2, 5, 3)
+    obs[0, 3, -1] = 1.0  # trial 0: episode 2 starts at step 3
+    weights = policy_weights(obs, PPOConfig(policy_weight_later_episodes=3.0))
+    assert torch.equal(weights[0], torch.tensor([1.0, 1.0, 1.0, 3.0, 3.0]))
+    assert torch.equal(weights[1], torch.ones(5))
+    assert policy_weights(obs, PPOConfig()) == 1.0  # the default weighs every step alike
+    with pytest.raises(ConfigError, match="policy_weight_later_episodes=-1"):
+        PPOConfig(policy_weight_later_episodes=-1)
+
+
+@pytest.mark.parametrize("weight,direction", [(0.0, -1), (1.0, 0), (3.0, 1)])
+def test_later_episodes_policy_weight_decides_between_episodes_that_pull_apart(weight, direction):
+    """Episode 1 rewards action 0 and episode 2 action 1, each action taken equally often in each: with weight 1
+    the two pulls cancel exactly; a heavier episode 2 moves the policy towards action 1, a weightless one towards
+    action 0."""
+    n, t = 4, 4
+    obs = torch.zeros(n, t, 1)
+    obs[:, 2, -1] = 1.0  # episode 2 starts at step 2
+    actions = torch.tensor([[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1]])
+    later = torch.arange(t) >= 2
+    rewards = torch.where(later, actions == 1, actions == 0).float()
+    batch = TrialBatch(obs=obs, prev_action=torch.zeros(n, t, dtype=torch.int64), prev_reward=torch.zeros(n, t),
+                       actions=actions, logprobs=torch.full((n, t), -torch.log(torch.tensor(2.0))),
+                       values=torch.zeros(n, t), rewards=rewards, mask=torch.ones(n, t, dtype=torch.bool))
+    policy = TablePolicy(2)
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
+    cfg = PPOConfig(num_envs=n, minibatch_trials=n, epochs=1, gamma=0.0, ent_coef=0.0,
+                    policy_weight_later_episodes=weight)
+    ppo_update(policy, optimizer, batch, cfg)
+    gap = float(policy.logits[1] - policy.logits[0])
+    if direction == 0:
+        assert abs(gap) < 1e-6, gap
+    else:
+        assert gap * direction > 0.1, gap
