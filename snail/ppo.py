@@ -43,9 +43,9 @@ class PPOConfig:
     # what it remembers can pay (issue 13). Tasks with one inner episode per trial (the bandit) never use it.
     ent_coef_later_episodes: float | None = None
     # The weight of the policy term (the clipped surrogate) on the steps of every inner episode after the first,
-    # applied after the advantages are normalized; 1 weighs every step alike. A maze agent's first episode is
-    # most of what moves its policy, which sharpens one walk for both episodes; a weight above 1 makes the later
-    # episodes, where remembering pays, count for more (issue 13).
+    # applied after the advantages are normalized; 1 weighs every step alike. A maze agent's walk is shaped as
+    # much by episode 1, where there is nothing to remember, as by episode 2; a weight above 1 makes the later
+    # episodes, where remembering pays, count for more (issue 13; measured in BENCHMARKS.md, not a default).
     policy_weight_later_episodes: float = 1.0
     max_grad_norm: float = 0.5
     norm_adv: bool = True
