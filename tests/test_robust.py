@@ -32,6 +32,9 @@ from snail.trials import AgentPolicy
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("charts/env_steps_per_s", "charts/rollout_s", "charts/update_s", "charts/wall_clock_s")
 STEPS = "run.total_env_steps=200"  # 5 updates of 4 trials x 10 pulls
+# An upper bound for a hung subprocess, not a speed check: a tiny run starts in seconds on an idle machine, but
+# on two cores shared with training jobs the start (imports, Hydra) alone has taken over two minutes.
+SUBPROCESS_TIMEOUT_S = 600
 CLI_TINY = ["env.pulls=10", "algo.num_envs=4", "algo.minibatch_trials=2", "algo.epochs=1", "run.eval_every=2",
             "run.eval_trials=4", "run.checkpoint_every=2", "run.progress=false", "run.torch_threads=1"]
 
@@ -66,7 +69,7 @@ def resume(run_dir, **kwargs) -> dict:
     return train(load_saved_config(Path(run_dir) / "config.yaml"), run_dir, resume=True, **kwargs)
 
 
-def program(*args, cwd=ROOT, timeout=120, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
+def program(*args, cwd=ROOT, timeout=SUBPROCESS_TIMEOUT_S, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
     """`python train.py <args>` (or evaluate.py when args[0] ends with .py) with this checkout on the path."""
     script = args[0] if str(args[0]).endswith(".py") else "train.py"
     args = args[1:] if script == args[0] else args
@@ -108,7 +111,7 @@ def test_concurrent_starts_of_one_config_never_share_a_folder(tmp_path):
     procs = [subprocess.Popen([sys.executable, str(ROOT / "train.py"), *CLI_TINY, "run.total_env_steps=40"],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
-    outs = [p.communicate(timeout=180) for p in procs]
+    outs = [p.communicate(timeout=SUBPROCESS_TIMEOUT_S) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     folders = sorted((tmp_path / "runs" / "bandit" / "snail").iterdir())
     assert len(folders) == 2
@@ -416,11 +419,13 @@ def test_a_signal_stops_the_run_with_exit_128_plus_its_number_and_the_resume_com
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *CLI_TINY, "run.total_env_steps=10000000",
                              f"hydra.run.dir={tmp_path}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not read_metrics(tmp_path / "metrics.jsonl") and time.time() < deadline:
+    deadline = time.time() + SUBPROCESS_TIMEOUT_S
+    while not read_metrics(tmp_path / "metrics.jsonl") and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
+    assert proc.poll() is None, f"the run ended before its first update was logged: {proc.communicate()[1]}"
+    assert read_metrics(tmp_path / "metrics.jsonl"), f"no update logged within {SUBPROCESS_TIMEOUT_S} s"
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
     assert proc.returncode == 128 + signum, err
     assert f"stopped by {signal.Signals(signum).name}" in err and f"resume={tmp_path}" in err and "done:" not in out
     assert load_checkpoint(tmp_path / "last.pt")["counters"]["update"] == len(curve(tmp_path))
